@@ -1,0 +1,15 @@
+// Each process mode of the binary adds its own subcommand; main() only dispatches.
+#pragma once
+
+#include <CLI/CLI.hpp>
+
+namespace sonic::app {
+
+// `sonic-server generate` — one job from the command line, no server (cmd_generate.cpp).
+void add_generate_command(CLI::App& app);
+// `sonic-server score` — lip-sync and motion measurements of any talking-head video (cmd_score.cpp).
+void add_score_command(CLI::App& app);
+// `sonic-server probe` — what a media file really is (cmd_probe.cpp).
+void add_probe_command(CLI::App& app);
+
+}  // namespace sonic::app

@@ -1,0 +1,52 @@
+// RAII owners for libav* objects, used only inside media/. Each libav object is wrapped
+// here once; no other code frees one by hand.
+#pragma once
+
+extern "C" {
+#include <libavcodec/avcodec.h>
+#include <libavformat/avformat.h>
+#include <libavutil/error.h>
+#include <libswresample/swresample.h>
+#include <libswscale/swscale.h>
+}
+
+#include <memory>
+#include <string>
+
+namespace sonic::media::av {
+
+struct InputCloser { void operator()(AVFormatContext* c) const { avformat_close_input(&c); } };
+struct OutputCloser {
+  void operator()(AVFormatContext* c) const {
+    if (c && c->pb && !(c->oformat->flags & AVFMT_NOFILE)) avio_closep(&c->pb);
+    avformat_free_context(c);
+  }
+};
+struct CodecCloser { void operator()(AVCodecContext* c) const { avcodec_free_context(&c); } };
+struct FrameCloser { void operator()(AVFrame* f) const { av_frame_free(&f); } };
+struct PacketCloser { void operator()(AVPacket* p) const { av_packet_free(&p); } };
+struct SwrCloser { void operator()(SwrContext* s) const { swr_free(&s); } };
+struct SwsCloser { void operator()(SwsContext* s) const { sws_freeContext(s); } };
+
+using InputFormat = std::unique_ptr<AVFormatContext, InputCloser>;
+using OutputFormat = std::unique_ptr<AVFormatContext, OutputCloser>;
+using Codec = std::unique_ptr<AVCodecContext, CodecCloser>;
+using Frame = std::unique_ptr<AVFrame, FrameCloser>;
+using Packet = std::unique_ptr<AVPacket, PacketCloser>;
+using Resampler = std::unique_ptr<SwrContext, SwrCloser>;
+using Scaler = std::unique_ptr<SwsContext, SwsCloser>;
+
+inline Frame make_frame() { return Frame(av_frame_alloc()); }
+inline Packet make_packet() { return Packet(av_packet_alloc()); }
+
+// FFmpeg's message for an error number.
+inline std::string error_text(int errnum) {
+  char buf[AV_ERROR_MAX_STRING_SIZE] = {};
+  av_strerror(errnum, buf, sizeof buf);
+  return buf;
+}
+
+// Routes FFmpeg's own log into ours (JSON lines); idempotent, thread-safe.
+void route_ffmpeg_log();
+
+}  // namespace sonic::media::av
