@@ -9,6 +9,8 @@ namespace sonic::app {
 void add_generate_command(CLI::App& app);
 // `sonic-server score` — lip-sync and motion measurements of any talking-head video (cmd_score.cpp).
 void add_score_command(CLI::App& app);
+// `sonic-server serve` — the HTTP API, web page, job queue and engine workers (cmd_serve.cpp).
+void add_serve_command(CLI::App& app);
 // `sonic-server probe` — what a media file really is (cmd_probe.cpp).
 void add_probe_command(CLI::App& app);
 

@@ -11,6 +11,7 @@ int main(int argc, char** argv) {
   sonic::app::add_generate_command(app);
   sonic::app::add_score_command(app);
   sonic::app::add_probe_command(app);
+  sonic::app::add_serve_command(app);
   CLI11_PARSE(app, argc, argv);
   return 0;
 }
