@@ -21,7 +21,8 @@ struct Mp4Options {
   int height = 512;   // must be even
   int fps = 25;
   double duration_s = 0;          // output length; frames = round(duration_s * fps)
-  int crf = 20;                   // x264 constant rate factor (0–51, lower = better)
+  int crf = 20;                   // x264 constant rate factor (1–51, lower = better; 0 would be
+                                  // lossless 4:4:4, which browsers cannot play)
   std::string preset = "veryfast";  // x264 preset
   int audio_sample_rate = 48000;
   int audio_bitrate = 128000;
