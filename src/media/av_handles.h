@@ -46,6 +46,36 @@ inline std::string error_text(int errnum) {
   return buf;
 }
 
+// Opens `path` with the named demuxer only ("wav", "mp3", "flac", "ogg", "mov", "aac"):
+// callers decide the format from the bytes first, so libavformat never guesses from
+// arbitrary input. Only the file protocol is allowed. Returns 0 or an AVERROR.
+inline int open_input_as(InputFormat& out, const std::string& path, const char* demuxer) {
+  const AVInputFormat* format = av_find_input_format(demuxer);
+  if (!format) return AVERROR_DEMUXER_NOT_FOUND;
+  AVDictionary* options = nullptr;
+  av_dict_set(&options, "protocol_whitelist", "file", 0);
+  AVFormatContext* raw = nullptr;
+  // "file:" so a name with a colon in it is never taken for another protocol.
+  std::string url = "file:" + path;
+  int rc = avformat_open_input(&raw, url.c_str(), format, &options);
+  av_dict_free(&options);
+  if (rc < 0) return rc;  // avformat_open_input frees the context on failure
+  out.reset(raw);
+  return 0;
+}
+
+// A decoder opened for `stream`'s parameters, or null when there is none or it fails.
+inline Codec open_decoder(const AVStream* stream) {
+  const AVCodec* decoder = avcodec_find_decoder(stream->codecpar->codec_id);
+  if (!decoder) return nullptr;
+  Codec codec(avcodec_alloc_context3(decoder));
+  if (!codec) return nullptr;
+  if (avcodec_parameters_to_context(codec.get(), stream->codecpar) < 0) return nullptr;
+  codec->pkt_timebase = stream->time_base;
+  if (avcodec_open2(codec.get(), decoder, nullptr) < 0) return nullptr;
+  return codec;
+}
+
 // Routes FFmpeg's own log into ours (JSON lines); idempotent, thread-safe.
 void route_ffmpeg_log();
 
