@@ -1,0 +1,188 @@
+// Browser tests of the web page (issue 6): the real sonic-server binary on a free loopback
+// port, the real page in Debian's Chromium driven by playwright-core. Screenshots at desktop
+// and phone width land in tests/e2e/artifacts/.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn, execFileSync } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { chromium } from 'playwright-core';
+
+const here = path.dirname(new URL(import.meta.url).pathname);
+const root = path.resolve(here, '../..');
+const binary = process.env.SONIC_BINARY || path.join(root, 'build/release/sonic-server');
+const fixtures = process.env.SONIC_FIXTURES || path.resolve(root, '../shared/fixtures');
+const artifacts = path.join(here, 'artifacts');
+const work = fs.mkdtempSync(path.join(os.tmpdir(), 'sonic-e2e-'));
+
+let server, baseUrl, browser;
+
+async function startServer() {
+  const portFile = path.join(work, 'port');
+  server = spawn(binary, ['serve', '--host', '127.0.0.1', '--port', '0', '--port-file', portFile,
+    '--data-dir', path.join(work, 'data'), '--max-upload-mb', '3', '--log-level', 'warn'],
+    { stdio: ['ignore', 'inherit', 'inherit'] });
+  for (let i = 0; i < 300; i++) {
+    if (fs.existsSync(portFile) && fs.readFileSync(portFile, 'utf8').trim()) break;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  baseUrl = `http://127.0.0.1:${fs.readFileSync(portFile, 'utf8').trim()}`;
+  for (let i = 0; i < 100; i++) {
+    try { if ((await fetch(baseUrl + '/healthz')).ok) return; } catch (_) { /* not yet */ }
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new Error('server did not become healthy');
+}
+
+function media() {
+  const m = {
+    portrait: path.join(fixtures, 'portrait.png'),
+    speech: path.join(work, 'speech_2s.wav'),
+    longSpeech: path.join(work, 'speech_60s.wav'),
+    flat: path.join(work, 'flat.png'),
+    text: path.join(work, 'notes.png'),
+    big: path.join(work, 'big.wav'),
+  };
+  execFileSync('sox', [path.join(fixtures, 'speech_en_5s.wav'), m.speech, 'trim', '0', '2']);
+  execFileSync('sox', [path.join(fixtures, 'speech_en_7s.wav'), m.longSpeech, 'repeat', '8']);
+  execFileSync('ffmpeg', ['-v', 'error', '-y', '-f', 'lavfi', '-i', 'color=c=0x6688aa:s=320x240', '-frames:v', '1', m.flat]);
+  fs.writeFileSync(m.text, 'These are my notes, not a picture.\n');
+  // 4 MB of real WAV: over the server's 3 MB limit for this run.
+  execFileSync('sox', ['-n', '-r', '48000', '-c', '2', '-b', '16', m.big, 'synth', '22', 'sine', '440']);
+  return m;
+}
+
+let files;
+
+before(async () => {
+  fs.mkdirSync(artifacts, { recursive: true });
+  files = media();
+  await startServer();
+  browser = await chromium.launch({
+    executablePath: process.env.SONIC_CHROMIUM || '/usr/bin/chromium',
+    args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking',
+      '--disable-component-update', '--disable-sync', `--user-data-dir=${path.join(work, 'profile')}`],
+  });
+});
+
+after(async () => {
+  if (browser) await browser.close();
+  if (server) {
+    server.kill('SIGTERM');
+    await new Promise((r) => server.once('exit', r));
+  }
+  fs.rmSync(work, { recursive: true, force: true });
+});
+
+async function openPage(viewport = { width: 1280, height: 900 }) {
+  const context = await browser.newContext({ viewport });
+  const page = await context.newPage();
+  const problems = [];
+  page.on('pageerror', (e) => problems.push(String(e)));
+  await page.goto(baseUrl + '/');
+  await page.waitForSelector('.preset');
+  return { page, context, problems };
+}
+
+test('happy path: preset, live progress, the video plays and downloads', async () => {
+  const { page, context, problems } = await openPage();
+  await page.setInputFiles('#image-input', files.portrait);
+  await page.setInputFiles('#audio-input', files.speech);
+  await page.waitForSelector('#image-preview:not([hidden])');
+  await page.click('.preset[data-preset="news-anchor"]');
+  assert.equal(await page.getAttribute('.preset[data-preset="news-anchor"]', 'aria-checked'), 'true');
+  await page.click('#advanced summary');
+  await page.fill('#param-min_resolution', '256');
+  await page.dispatchEvent('#param-min_resolution', 'change');
+  await page.screenshot({ path: path.join(artifacts, 'desktop-ready.png'), fullPage: true });
+
+  const seen = [];
+  await page.exposeFunction('recordProgress', (v) => seen.push(v));
+  await page.evaluate(() => {
+    const bar = document.getElementById('progress-bar');
+    new MutationObserver(() => window.recordProgress(Number(bar.value))).observe(bar, { attributes: true });
+  });
+  await page.click('#generate-button');
+  await page.waitForSelector('#result-panel:not([hidden])', { timeout: 180000 });
+  const duration = await page.waitForFunction(() => {
+    const v = document.getElementById('result-video');
+    return v.readyState >= 1 && v.duration > 0 ? v.duration : false;
+  }, null, { timeout: 60000 });
+  assert.ok((await duration.jsonValue()) > 1.5, 'video has the recording\'s length');
+  assert.ok(seen.some((v) => v > 0 && v < 1), `progress advanced through intermediate values: ${seen}`);
+  const played = await page.evaluate(async () => {
+    const v = document.getElementById('result-video');
+    v.muted = true;
+    await v.play();
+    await new Promise((r) => setTimeout(r, 600));
+    return v.currentTime;
+  });
+  assert.ok(played > 0, 'the video plays');
+  const download = await page.getAttribute('#download-link', 'download');
+  assert.match(download, /portrait-talking-.*\.mp4$/);
+  assert.ok((await page.textContent('#history')).includes('succeeded'));
+  await page.screenshot({ path: path.join(artifacts, 'desktop-result.png'), fullPage: true });
+  assert.deepEqual(problems, []);
+  await context.close();
+});
+
+test('no face: plain-words error, the picture is kept and a face box can be marked', async () => {
+  const { page, context } = await openPage();
+  await page.setInputFiles('#image-input', files.flat);
+  await page.setInputFiles('#audio-input', files.speech);
+  await page.click('#generate-button');
+  await page.waitForSelector('#error-panel:not([hidden])', { timeout: 120000 });
+  assert.match(await page.textContent('#error-title'), /No face/);
+  assert.equal(await page.isVisible('#image-preview'), true, 'the chosen picture is still shown');
+  assert.ok(await page.$('#image-wrap.marking'), 'face marking is offered');
+  const box = await page.locator('#image-thumb').boundingBox();
+  await page.mouse.move(box.x + 20, box.y + 20);
+  await page.mouse.down();
+  await page.mouse.move(box.x + 120, box.y + 140, { steps: 5 });
+  await page.mouse.up();
+  assert.equal(await page.isVisible('#face-box-overlay'), true);
+  await page.screenshot({ path: path.join(artifacts, 'desktop-no-face.png'), fullPage: true });
+  await context.close();
+});
+
+test('too large and unsupported files get plain-words errors', async () => {
+  const { page, context } = await openPage();
+  await page.setInputFiles('#image-input', files.portrait);
+  await page.setInputFiles('#audio-input', files.big);
+  await page.click('#generate-button');
+  await page.waitForSelector('#error-panel:not([hidden])', { timeout: 60000 });
+  assert.match(await page.textContent('#error-title'), /too big/);
+
+  await page.setInputFiles('#image-input', files.text);
+  await page.setInputFiles('#audio-input', files.speech);
+  await page.click('#generate-button');
+  await page.waitForFunction(() => /not supported/.test(document.getElementById('error-title').textContent), null, { timeout: 60000 });
+  assert.equal(await page.isVisible('#audio-preview'), true, 'the recording stays chosen');
+  await context.close();
+});
+
+test('cancel stops a running job', async () => {
+  const { page, context } = await openPage();
+  await page.setInputFiles('#image-input', files.portrait);
+  await page.setInputFiles('#audio-input', files.longSpeech);
+  await page.click('#generate-button');
+  await page.waitForSelector('#cancel-button:not([hidden])');
+  await page.waitForFunction(() => Number(document.getElementById('progress-bar').value) > 0, null, { timeout: 120000 });
+  await page.click('#cancel-button');
+  await page.waitForFunction(() => /Canceled/.test(document.getElementById('error-title').textContent)
+      && !document.getElementById('error-panel').hidden, null, { timeout: 60000 });
+  assert.equal(await page.isHidden('#result-panel'), true);
+  await context.close();
+});
+
+test('phone width: usable layout, no horizontal scrolling', async () => {
+  const { page, context } = await openPage({ width: 390, height: 844 });
+  const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
+  assert.ok(overflow <= 0, `page scrolls sideways by ${overflow}px`);
+  await page.keyboard.press('Tab');
+  const focused = await page.evaluate(() => document.activeElement && document.activeElement.tagName);
+  assert.ok(focused && focused !== 'BODY', 'keyboard focus reaches a control');
+  await page.screenshot({ path: path.join(artifacts, 'phone.png'), fullPage: true });
+  await context.close();
+});
