@@ -29,6 +29,9 @@ class FaceLandmarker {
   // The largest frontal face, upsampling small images so faces of ~40 px are found;
   // nullopt when there is none. Thread-safe.
   std::optional<DetectedFace> detect(const cv::Mat& bgr) const;
+  // Cheap re-detection for tracking: the largest face within ~0.75 box sizes of `around`,
+  // expecting about its size (0.8× to 2.5×). Same result type as detect(). Thread-safe.
+  std::optional<DetectedFace> detect_near(const cv::Mat& bgr, const cv::Rect& around) const;
   // Landmarks inside a given box (face_box override, or tracking between video frames).
   Landmarks landmarks_in(const cv::Mat& bgr, const cv::Rect& box) const;
 

@@ -18,9 +18,9 @@ static fs::path env_path(const char* name, const char* fallback) {
   return fs::path(value && *value ? value : fallback);
 }
 
-fs::path fixtures_dir() { return env_path("SONIC_FIXTURES", "../shared/fixtures"); }
-fs::path sonic_binary() { return env_path("SONIC_BINARY", "sonic-server"); }
-fs::path source_dir() { return env_path("SONIC_SOURCE_DIR", "."); }
+fs::path fixtures_dir() { return env_path("SONIC_FIXTURES", SONIC_DEFAULT_FIXTURES); }
+fs::path sonic_binary() { return env_path("SONIC_BINARY", SONIC_DEFAULT_BINARY); }
+fs::path source_dir() { return env_path("SONIC_SOURCE_DIR", SONIC_DEFAULT_SOURCE_DIR); }
 
 fs::path fixture(const std::string& name) {
   fs::path p = fixtures_dir() / name;

@@ -1,0 +1,123 @@
+// Frame-synchronous speech analysis (see speech_features.h for what and why). One short
+// FFT (OpenCV's dft) and one autocorrelation per video frame: at 25 fps that is 25
+// windows per second of audio, a few milliseconds for a whole clip.
+#include "audio/speech_features.h"
+
+#include <algorithm>
+#include <cmath>
+#include <numbers>
+#include <opencv2/core.hpp>
+
+namespace sonic::audio {
+namespace {
+
+double to_db(double power) { return power > 1e-10 ? 10.0 * std::log10(power) : -100.0; }
+
+// The sample at index `i`, silence outside the recording.
+float sample_at(const std::vector<float>& samples, long long i) {
+  return (i >= 0 && i < static_cast<long long>(samples.size())) ? samples[static_cast<size_t>(i)]
+                                                                 : 0.0f;
+}
+
+struct BandStats {
+  double energy = 0;
+  double weighted_hz = 0;
+  double centroid() const { return energy > 0 ? weighted_hz / energy : 0.0; }
+};
+
+}  // namespace
+
+std::vector<SpeechFrame> speech_features_per_frame(const std::vector<float>& samples,
+                                                   int sample_rate, double fps, int frame_count,
+                                                   double window_offset_s) {
+  std::vector<SpeechFrame> frames(static_cast<size_t>(std::max(frame_count, 0)));
+  if (sample_rate <= 0 || fps <= 0) return frames;
+
+  // 32 ms analysis window rounded up to a power of two for the FFT.
+  int fft_size = 1;
+  while (fft_size < static_cast<int>(0.032 * sample_rate)) fft_size *= 2;
+  std::vector<float> hann(static_cast<size_t>(fft_size));
+  for (int n = 0; n < fft_size; ++n)
+    hann[static_cast<size_t>(n)] =
+        static_cast<float>(0.5 - 0.5 * std::cos(2.0 * std::numbers::pi * n / (fft_size - 1)));
+  const double bin_hz = static_cast<double>(sample_rate) / fft_size;
+  const int min_lag = std::max(1, sample_rate / 400);
+  const int max_lag = std::min(fft_size - 1, sample_rate / 70);
+
+  cv::Mat window(1, fft_size, CV_32F);
+  cv::Mat spectrum;
+  std::vector<float> raw(static_cast<size_t>(fft_size));
+
+  for (int i = 0; i < frame_count; ++i) {
+    SpeechFrame& f = frames[static_cast<size_t>(i)];
+    const double start_s = i / fps + window_offset_s;
+    const double end_s = (i + 1) / fps + window_offset_s;
+
+    // Loudness over the frame's own interval (the same window `score` uses).
+    const long long a = std::llround(start_s * sample_rate);
+    const long long b = std::max(a + 1, std::llround(end_s * sample_rate));
+    double sum_sq = 0;
+    for (long long k = a; k < b; ++k) {
+      const double s = sample_at(samples, k);
+      sum_sq += s * s;
+    }
+    f.loudness_db = std::max(-100.0, to_db(sum_sq / static_cast<double>(b - a)));
+    if (f.loudness_db <= -90) continue;  // silence: nothing else to measure
+
+    // Spectral window centred on the interval's centre.
+    const long long centre = std::llround(0.5 * (start_s + end_s) * sample_rate);
+    const long long first = centre - fft_size / 2;
+    double mean = 0;
+    for (int n = 0; n < fft_size; ++n) {
+      raw[static_cast<size_t>(n)] = sample_at(samples, first + n);
+      mean += raw[static_cast<size_t>(n)];
+    }
+    mean /= fft_size;
+    auto* w = window.ptr<float>(0);
+    for (int n = 0; n < fft_size; ++n) {
+      raw[static_cast<size_t>(n)] -= static_cast<float>(mean);
+      w[n] = raw[static_cast<size_t>(n)] * hann[static_cast<size_t>(n)];
+    }
+
+    // Voicing: normalised autocorrelation peak over plausible pitch periods.
+    double r0 = 0;
+    for (int n = 0; n < fft_size; ++n) r0 += static_cast<double>(w[n]) * w[n];
+    double best = 0;
+    if (r0 > 1e-9) {
+      for (int lag = min_lag; lag <= max_lag; ++lag) {
+        double r = 0;
+        for (int n = 0; n + lag < fft_size; ++n) r += static_cast<double>(w[n]) * w[n + lag];
+        // Unbias for the shrinking overlap so long periods are not penalised.
+        r *= static_cast<double>(fft_size) / (fft_size - lag);
+        best = std::max(best, r / r0);
+      }
+    }
+    f.voicing = std::clamp((best - 0.25) / 0.5, 0.0, 1.0);
+
+    cv::dft(window, spectrum, cv::DFT_COMPLEX_OUTPUT);
+    const auto* c = spectrum.ptr<cv::Vec2f>(0);
+    BandStats all, low, high, f1_band, f2_band;
+    for (int k = 1; k <= fft_size / 2; ++k) {
+      const double hz = k * bin_hz;
+      const double power = static_cast<double>(c[k][0]) * c[k][0] + static_cast<double>(c[k][1]) * c[k][1];
+      auto add = [&](BandStats& band) {
+        band.energy += power;
+        band.weighted_hz += power * hz;
+      };
+      add(all);
+      if (hz >= 150 && hz < 900) add(low);
+      if (hz >= 2500 && hz < 7000) add(high);
+      if (hz >= 250 && hz < 1000) add(f1_band);
+      if (hz >= 900 && hz < 2800) add(f2_band);
+    }
+    const double norm = 1.0 / (static_cast<double>(fft_size) * fft_size);
+    f.centroid_hz = all.centroid();
+    f.low_band_db = std::max(-100.0, to_db(low.energy * norm));
+    f.high_band_db = std::max(-100.0, to_db(high.energy * norm));
+    f.f1_hz = f1_band.centroid();
+    f.f2_hz = f2_band.centroid();
+  }
+  return frames;
+}
+
+}  // namespace sonic::audio

@@ -1,0 +1,291 @@
+// face/landmarks.cpp — dlib's HOG frontal-face detector and its 68-point shape predictor
+// behind FaceLandmarker. This is the one translation unit that includes dlib (its headers
+// are heavy and noisy), so everything dlib-shaped stays in here.
+//
+// Model: the predictor (~100 MB) is deserialised once per process, on first use of
+// shared(); a failed load throws and the next call tries again (function-local static).
+// Threads: the shape predictor is immutable after loading and safe to call from any thread.
+// The HOG detector is not (it keeps scratch buffers), so detect() borrows one from a small
+// pool guarded by a mutex and returns it afterwards; concurrent callers get their own copy
+// instead of queueing behind one lock.
+//
+// Detection scale: HOG finds faces of ~80 px and up. Images whose shorter side is under
+// 800 px are upsampled ×2 first (faces down to ~40 px are found); images longer than
+// 1200 px are shrunk to 1200 px first, for speed (a face that small in such a picture is
+// not a portrait). Boxes are mapped back to the caller's pixels, and the landmarks are
+// always fitted on the caller's full-resolution image.
+#include "face/landmarks.h"
+
+#include <dlib/image_processing/frontal_face_detector.h>
+#include <dlib/image_processing/shape_predictor.h>
+#include <dlib/opencv.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstdlib>
+#include <filesystem>
+#include <mutex>
+#include <opencv2/imgproc.hpp>
+#include <string>
+
+#include "util/error.h"
+
+namespace sonic::face {
+namespace {
+
+constexpr const char* kDefaultModel = "/usr/share/dlib/shape_predictor_68_face_landmarks.dat";
+constexpr int kUpsampleBelowShortSide = 800;
+constexpr int kShrinkAboveLongSide = 1200;
+constexpr int kFitFaceSize = 360;        // px: smaller boxes are enlarged before fitting
+constexpr double kNearFaceSize = 100.0;  // px: detect_near scans the expected face at this size
+
+std::filesystem::path model_path() {
+  const char* env = std::getenv("SONIC_DLIB_MODEL");
+  return std::filesystem::path(env && *env ? env : kDefaultModel);
+}
+
+// 8-bit single-channel view of any 8-bit image, for the detector and the predictor
+// (both work on intensity; grey makes HOG about three times cheaper than colour).
+cv::Mat to_grey(const cv::Mat& image) {
+  if (image.empty()) return image;
+  cv::Mat eight_bit = image;
+  if (image.depth() != CV_8U) image.convertTo(eight_bit, CV_8U);  // no-op for normal input
+  switch (eight_bit.channels()) {
+    case 1:
+      return eight_bit;
+    case 3: {
+      cv::Mat grey;
+      cv::cvtColor(eight_bit, grey, cv::COLOR_BGR2GRAY);
+      return grey;
+    }
+    case 4: {
+      cv::Mat grey;
+      cv::cvtColor(eight_bit, grey, cv::COLOR_BGRA2GRAY);
+      return grey;
+    }
+    default:
+      throw Error(ErrorCode::internal, "face detection needs a grey, BGR or BGRA image, got " +
+                                           std::to_string(eight_bit.channels()) + " channels");
+  }
+}
+
+Landmarks to_landmarks(const dlib::full_object_detection& shape) {
+  Landmarks points{};
+  const auto n = std::min<unsigned long>(shape.num_parts(), points.size());
+  for (unsigned long i = 0; i < n; ++i) {
+    points[i] =
+        cv::Point2f(static_cast<float>(shape.part(i).x()), static_cast<float>(shape.part(i).y()));
+  }
+  return points;
+}
+
+double distance(const cv::Point2f& a, const cv::Point2f& b) {
+  return std::hypot(static_cast<double>(a.x - b.x), static_cast<double>(a.y - b.y));
+}
+
+}  // namespace
+
+struct FaceLandmarker::Impl {
+  dlib::shape_predictor predictor;  // immutable after construction
+
+  std::mutex pool_mutex;
+  std::vector<std::unique_ptr<dlib::frontal_face_detector>> idle_detectors;  // guarded
+
+  // A detector for the caller's exclusive use until the lease dies.
+  class DetectorLease {
+   public:
+    explicit DetectorLease(Impl& impl) : impl_(impl) {
+      {
+        std::lock_guard lock(impl_.pool_mutex);
+        if (!impl_.idle_detectors.empty()) {
+          detector_ = std::move(impl_.idle_detectors.back());
+          impl_.idle_detectors.pop_back();
+        }
+      }
+      // Built outside the lock: it deserialises a few hundred kB of HOG filters.
+      if (!detector_) {
+        detector_ =
+            std::make_unique<dlib::frontal_face_detector>(dlib::get_frontal_face_detector());
+      }
+    }
+    ~DetectorLease() {
+      std::lock_guard lock(impl_.pool_mutex);
+      impl_.idle_detectors.push_back(std::move(detector_));
+    }
+    DetectorLease(const DetectorLease&) = delete;
+    DetectorLease& operator=(const DetectorLease&) = delete;
+    dlib::frontal_face_detector& operator*() { return *detector_; }
+
+   private:
+    Impl& impl_;
+    std::unique_ptr<dlib::frontal_face_detector> detector_;
+  };
+
+  // The largest face the HOG detector finds in `region` of `image` scanned at `scale`,
+  // with its box in `image` coordinates and landmarks fitted on `image` itself.
+  std::optional<DetectedFace> detect_in(const cv::Mat& image, const cv::Rect& region,
+                                        double scale) {
+    const cv::Mat grey = to_grey(image(region));
+    cv::Mat scanned = grey;
+    if (scale != 1.0) {
+      cv::resize(grey, scanned, cv::Size(), scale, scale,
+                 scale < 1.0 ? cv::INTER_AREA : cv::INTER_LINEAR);
+    }
+    std::vector<dlib::rectangle> found;
+    {
+      DetectorLease detector(*this);
+      dlib::cv_image<unsigned char> view(scanned);
+      found = (*detector)(view);
+    }
+    if (found.empty()) return std::nullopt;
+    const auto largest = std::max_element(
+        found.begin(), found.end(),
+        [](const dlib::rectangle& a, const dlib::rectangle& b) { return a.area() < b.area(); });
+    const auto unscale = [scale](long v) {
+      return static_cast<int>(std::lround(static_cast<double>(v) / scale));
+    };
+    const int left = region.x + unscale(largest->left());
+    const int top = region.y + unscale(largest->top());
+    const int right = region.x + unscale(largest->right() + 1);
+    const int bottom = region.y + unscale(largest->bottom() + 1);
+    DetectedFace face;
+    face.box = cv::Rect(left, top, std::max(1, right - left), std::max(1, bottom - top));
+    face.points = fit(image, face.box);  // the same pixels tracking with landmarks_in uses
+    return face;
+  }
+
+  // dlib rounds every landmark to a whole pixel; on a 90 px face that is a 3 % step in
+  // mouth opening. So small faces are fitted on a bilinear ×k enlargement of the region
+  // around the box (the predictor is scale-invariant) and mapped back with sub-pixel
+  // precision. The margin keeps every pixel the regression trees sample inside the crop.
+  Landmarks fit(const cv::Mat& image, const cv::Rect& box) const {
+    const int factor = std::clamp(kFitFaceSize / std::max(box.width, box.height), 1, 8);
+    const cv::Rect margin_box(box.x - box.width / 2, box.y - box.height / 2, box.width * 2,
+                              box.height * 2);
+    const cv::Rect region = margin_box & cv::Rect(0, 0, image.cols, image.rows);
+    if (factor == 1 || region.empty()) return fit_in_place(image, box, {0, 0}, 1);
+    // Grey first: a third of the pixels to enlarge, and the predictor reads intensity only.
+    cv::Mat enlarged;
+    cv::resize(to_grey(image(region)), enlarged, cv::Size(), factor, factor, cv::INTER_LINEAR);
+    const cv::Rect scaled_box((box.x - region.x) * factor, (box.y - region.y) * factor,
+                              box.width * factor, box.height * factor);
+    return fit_in_place(enlarged, scaled_box, region.tl(), factor);
+  }
+
+  // Fits in `image` and maps a point u back by (u + 0.5) / factor - 0.5 + origin, which is
+  // the inverse of cv::resize's pixel-centre convention.
+  Landmarks fit_in_place(const cv::Mat& image, const cv::Rect& box, cv::Point origin,
+                         int factor) const {
+    const dlib::rectangle rect(box.x, box.y, box.x + box.width - 1, box.y + box.height - 1);
+    dlib::full_object_detection shape;
+    if (image.type() == CV_8UC3) {
+      dlib::cv_image<dlib::bgr_pixel> view(image);  // dlib reads the channel mean in place
+      shape = predictor(view, rect);
+    } else {
+      const cv::Mat grey = to_grey(image);
+      dlib::cv_image<unsigned char> view(grey);
+      shape = predictor(view, rect);
+    }
+    Landmarks points = to_landmarks(shape);
+    if (factor != 1) {
+      const float f = static_cast<float>(factor);
+      for (auto& p : points) {
+        p.x = (p.x + 0.5f) / f - 0.5f + static_cast<float>(origin.x);
+        p.y = (p.y + 0.5f) / f - 0.5f + static_cast<float>(origin.y);
+      }
+    }
+    return points;
+  }
+};
+
+FaceLandmarker::FaceLandmarker() : impl_(std::make_unique<Impl>()) {
+  const std::filesystem::path path = model_path();
+  std::error_code ec;
+  if (!std::filesystem::is_regular_file(path, ec)) {
+    throw Error(ErrorCode::engine_failed,
+                "the face landmark model " + path.string() +
+                    " is missing; install the Debian package libdlib-data (apt-get install "
+                    "libdlib-data), or point SONIC_DLIB_MODEL at a copy of "
+                    "shape_predictor_68_face_landmarks.dat");
+  }
+  try {
+    dlib::deserialize(path.string()) >> impl_->predictor;
+  } catch (const std::exception& e) {
+    throw Error(ErrorCode::engine_failed, "cannot read the face landmark model " + path.string() +
+                                              " (" + e.what() +
+                                              "); reinstall the Debian package libdlib-data");
+  }
+  if (impl_->predictor.num_parts() != 68) {
+    throw Error(ErrorCode::engine_failed,
+                "the face landmark model " + path.string() + " has " +
+                    std::to_string(impl_->predictor.num_parts()) +
+                    " points, not the 68 of shape_predictor_68_face_landmarks.dat (libdlib-data)");
+  }
+  // One detector ready up front, so the first detect() does not pay for building it.
+  impl_->idle_detectors.push_back(
+      std::make_unique<dlib::frontal_face_detector>(dlib::get_frontal_face_detector()));
+}
+
+FaceLandmarker::~FaceLandmarker() = default;
+
+FaceLandmarker& FaceLandmarker::shared() {
+  static FaceLandmarker instance;  // C++ guarantees one thread constructs it; a throw retries
+  return instance;
+}
+
+std::optional<DetectedFace> FaceLandmarker::detect(const cv::Mat& bgr) const {
+  if (bgr.empty()) return std::nullopt;
+  const int long_side = std::max(bgr.cols, bgr.rows);
+  const int short_side = std::min(bgr.cols, bgr.rows);
+  double scale = 1.0;
+  if (long_side > kShrinkAboveLongSide) {
+    scale = static_cast<double>(kShrinkAboveLongSide) / long_side;
+  } else if (short_side < kUpsampleBelowShortSide) {
+    scale = 2.0;
+  }
+  return impl_->detect_in(bgr, cv::Rect(0, 0, bgr.cols, bgr.rows), scale);
+}
+
+std::optional<DetectedFace> FaceLandmarker::detect_near(const cv::Mat& bgr,
+                                                        const cv::Rect& around) const {
+  if (bgr.empty() || around.width <= 0 || around.height <= 0) return std::nullopt;
+  const int size = std::max(around.width, around.height);
+  const int margin = size * 3 / 4;
+  const cv::Rect region = cv::Rect(around.x - margin, around.y - margin, around.width + 2 * margin,
+                                   around.height + 2 * margin) &
+                          cv::Rect(0, 0, bgr.cols, bgr.rows);
+  if (region.width < 8 || region.height < 8) return std::nullopt;
+  // The HOG window is 80 px: bring the expected face to ~100 px, so faces from 0.8× to
+  // 2.5× the expected size are found in a scan of a ~250 px image.
+  const double scale = std::clamp(kNearFaceSize / size, 0.1, 4.0);
+  return impl_->detect_in(bgr, region, scale);
+}
+
+Landmarks FaceLandmarker::landmarks_in(const cv::Mat& bgr, const cv::Rect& box) const {
+  if (bgr.empty()) throw Error(ErrorCode::internal, "landmarks_in: empty image");
+  if (box.width <= 0 || box.height <= 0) {
+    throw Error(ErrorCode::invalid_param, "the face box must have a positive width and height",
+                "face_box");
+  }
+  return impl_->fit(bgr, box);
+}
+
+double mouth_opening(const Landmarks& p) {
+  const double width = distance(p[48], p[54]);
+  if (width <= 1e-6) return 0.0;
+  const double gap =
+      (distance(p[61], p[67]) + distance(p[62], p[66]) + distance(p[63], p[65])) / 3.0;
+  return gap / width;
+}
+
+double eye_aspect_ratio(const Landmarks& p) {
+  const auto eye = [&p](int first) {
+    const double width = distance(p[first], p[first + 3]);
+    if (width <= 1e-6) return 0.0;
+    return (distance(p[first + 1], p[first + 5]) + distance(p[first + 2], p[first + 4])) /
+           (2.0 * width);
+  };
+  return (eye(36) + eye(42)) / 2.0;
+}
+
+}  // namespace sonic::face
