@@ -1,0 +1,127 @@
+// Unit tests of the classic engine's mesh and warp: rest controls leave the picture as it
+// is, no triangle ever folds at the extremes of the parameter ranges, the mouth really
+// opens, eyes really close, and nothing outside the warp region changes.
+#include <gtest/gtest.h>
+
+#include <random>
+
+#include "engine/classic/face_warper.h"
+#include "engine_classic_synthetic_face.h"
+
+using namespace sonic;
+using namespace sonic::engine::classic;
+
+namespace {
+
+struct Scene {
+  face::Landmarks points = test::synthetic_landmarks(cv::Rect2f(100, 110, 180, 190));
+  cv::Mat picture = test::synthetic_picture({384, 384}, points);
+};
+
+double opening(const std::vector<cv::Point2f>& p) {
+  face::Landmarks l;
+  for (size_t i = 0; i < 68; ++i) l[i] = p[i];
+  return face::mouth_opening(l);
+}
+
+}  // namespace
+
+TEST(FaceWarper, RestControlsGiveThePictureBack) {
+  Scene s;
+  FaceWarper warper(s.picture.clone(), s.points, cv::Rect(0, 0, 384, 384));
+  cv::Mat out;
+  warper.render({}, {}, out);
+  EXPECT_EQ(cv::norm(out, s.picture, cv::NORM_INF), 0.0);
+}
+
+TEST(FaceWarper, NoTriangleFoldsAtExtremes) {
+  Scene s;
+  for (const cv::Rect region : {cv::Rect(0, 0, 384, 384), cv::Rect(80, 80, 220, 240)}) {
+    const FaceMesh mesh(s.points, region);
+    std::vector<MouthControls> mouths = {{2.0, 1, 0, 0}, {2.0, 0, 1, 0}, {0, 0, 0, 1}, {2.0, 1, 1, 1}, {0, 1, 1, 0}};
+    std::vector<HeadPose> heads;
+    for (double sx : {-1.0, 1.0})
+      for (double sy : {-1.0, 1.0})  // motion_scale 2: twice the largest sway, nod and roll
+        heads.push_back({sx * 2 * 0.1, sy * 2 * 0.08, sx * sy * 2 * 2.5, -sx * 2 * 0.08});
+    for (const auto& m : mouths)
+      for (const auto& h : heads)
+        for (double blink : {0.0, 1.0}) {
+          const auto moved = mesh.moved_points(m, {h, blink});
+          EXPECT_TRUE(mesh.keeps_orientation(moved)) << "jaw " << m.jaw << " roll " << h.roll_deg;
+        }
+    // And random combinations in range.
+    std::mt19937_64 rng(1);
+    std::uniform_real_distribution<double> unit(0, 1), sym(-1, 1);
+    for (int trial = 0; trial < 300; ++trial) {
+      const MouthControls m{2.0 * unit(rng), unit(rng), unit(rng), unit(rng) < 0.3 ? 1.0 : 0.0};
+      const HeadPose h{0.2 * sym(rng), 0.16 * sym(rng), 5 * sym(rng), 0.16 * sym(rng)};
+      EXPECT_TRUE(mesh.keeps_orientation(mesh.moved_points(m, {h, unit(rng)})));
+    }
+  }
+}
+
+TEST(FaceWarper, JawOpensTheMouthAndPaintsAnInterior) {
+  Scene s;
+  FaceWarper warper(s.picture.clone(), s.points, cv::Rect(0, 0, 384, 384));
+  cv::Mat closed, open;
+  warper.render({}, {}, closed);
+  const double rest = opening(warper.last_points());
+  warper.render({1.0, 0, 0, 0}, {}, open);
+  const double wide = opening(warper.last_points());
+  EXPECT_GT(wide, rest + 0.15);
+  // Inside the mouth (just above the moved lower inner lip) the picture is now darker.
+  const auto& p = warper.last_points();
+  const cv::Point inside((p[62] + p[66]) * 0.5f);
+  const auto luminance = [](const cv::Vec3b& c) { return 0.114 * c[0] + 0.587 * c[1] + 0.299 * c[2]; };
+  EXPECT_LT(luminance(open.at<cv::Vec3b>(inside)), luminance(closed.at<cv::Vec3b>(inside)) - 40);
+  // Outside the face the background is untouched by the mouth.
+  EXPECT_EQ(open.at<cv::Vec3b>(5, 5), closed.at<cv::Vec3b>(5, 5));
+}
+
+TEST(FaceWarper, BlinkClosesTheEyes) {
+  Scene s;
+  FaceWarper warper(s.picture.clone(), s.points, cv::Rect(0, 0, 384, 384));
+  cv::Mat out;
+  face::Landmarks rest = s.points, closed;
+  warper.render({}, {{}, 1.0}, out);
+  for (size_t i = 0; i < 68; ++i) closed[i] = warper.last_points()[i];
+  EXPECT_LT(face::eye_aspect_ratio(closed), 0.25 * face::eye_aspect_ratio(rest));
+}
+
+TEST(FaceWarper, DynamicScaleTwoOpensWiderThanOne) {
+  Scene s;
+  const FaceMesh mesh(s.points, cv::Rect(0, 0, 384, 384));
+  const auto one = mesh.moved_points({1.0, 0, 0, 0}, {});
+  const auto more = mesh.moved_points({1.2, 0, 0, 0}, {});
+  EXPECT_GT(opening(more), opening(one) + 0.02);
+}
+
+TEST(FaceWarper, NothingOutsideTheRegionChanges) {
+  Scene s;
+  const cv::Rect region(70, 70, 240, 260);
+  FaceWarper warper(s.picture.clone(), s.points, region);
+  cv::Mat out;
+  warper.render({1.2, 0.5, 0, 0}, {{0.1, 0.05, 3, 0.1}, 0.5}, out);
+  cv::Mat outside_mask(s.picture.size(), CV_8U, cv::Scalar(255));
+  outside_mask(region).setTo(0);
+  cv::Mat diff;
+  cv::absdiff(out, s.picture, diff);
+  EXPECT_EQ(cv::norm(diff, cv::NORM_INF, outside_mask), 0.0);
+  EXPECT_GT(cv::norm(diff(region), cv::NORM_INF), 10.0);
+  // The pinned border of the region does not move either.
+  EXPECT_EQ(out.at<cv::Vec3b>(region.y, region.x + region.width / 2), s.picture.at<cv::Vec3b>(region.y, region.x + region.width / 2));
+}
+
+TEST(FaceWarper, HeadPoseMovesTheFaceNotTheBorder) {
+  Scene s;
+  const FaceMesh mesh(s.points, cv::Rect(0, 0, 384, 384));
+  const auto moved = mesh.moved_points({}, {{0.05, 0, 0, 0}, 0});
+  const double shift = moved[30].x - s.points[30].x;
+  EXPECT_NEAR(shift, 0.05 * mesh.interocular(), 0.5);
+  const auto& rest = mesh.rest_points();
+  for (size_t i = 68; i < rest.size(); ++i) {
+    if (rest[i].x <= 0.5f || rest[i].y <= 0.5f || rest[i].x >= 382.5f || rest[i].y >= 382.5f) {
+      EXPECT_EQ(moved[i], rest[i]);
+    }
+  }
+}
