@@ -9,7 +9,7 @@ export CCACHE_NOHASHDIR := 1
 
 RUN_ARGS ?=
 
-.PHONY: run test build build-asan test-release test-asan test-unit test-engine bench format clean
+.PHONY: run test build build-asan test-release test-e2e test-asan test-one bench format clean
 
 build:
 	scripts/setup release
@@ -20,10 +20,15 @@ build-asan:
 run: build
 	scripts/run-demo $(RUN_ARGS)
 
-test: build test-release build-asan test-asan
+test: build test-release test-e2e build-asan test-asan
 
 test-release:
 	ctest --preset release --output-on-failure -j2
+
+# The web page in Debian's Chromium against the real binary (tests/e2e, playwright-core).
+test-e2e:
+	cd tests/e2e && npm ci --no-audit --no-fund --loglevel=error
+	cd tests/e2e && SONIC_BINARY=$(CURDIR)/build/release/sonic-server npm test
 
 test-asan:
 	ctest --preset asan --output-on-failure -j2 -LE slow

@@ -221,7 +221,8 @@ function enableFaceMarking() {
   wrap.classList.add('marking');
   let start = null;
   const point = (e) => { const r = img.getBoundingClientRect(); return [Math.max(0, Math.min(r.width, e.clientX - r.left)), Math.max(0, Math.min(r.height, e.clientY - r.top))]; };
-  wrap.onpointerdown = (e) => { start = point(e); wrap.setPointerCapture(e.pointerId); };
+  img.draggable = false;  // the browser's own image drag would swallow the pointer events
+  wrap.onpointerdown = (e) => { e.preventDefault(); start = point(e); wrap.setPointerCapture(e.pointerId); };
   wrap.onpointermove = (e) => {
     if (!start) return;
     const [x, y] = point(e);

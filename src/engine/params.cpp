@@ -177,9 +177,11 @@ std::pair<std::string, json> parse_assignment(const std::string& text) {
 const std::vector<Preset>& presets() {
   static const std::vector<Preset> all = [] {
     std::vector<Preset> list;
-    json doc = json::parse(kPresetsJson);
+    // ordered_json keeps the file's order, so `natural` (the defaults) is listed first.
+    auto doc = nlohmann::ordered_json::parse(kPresetsJson);
     for (auto it = doc.begin(); it != doc.end(); ++it)
-      list.push_back({it.key(), it.value().at("description").get<std::string>(), it.value().at("config")});
+      list.push_back({it.key(), it.value().at("description").get<std::string>(),
+                      json::parse(it.value().at("config").dump())});
     return list;
   }();
   return all;

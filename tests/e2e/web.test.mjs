@@ -62,7 +62,8 @@ before(async () => {
   browser = await chromium.launch({
     executablePath: process.env.SONIC_CHROMIUM || '/usr/bin/chromium',
     args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking',
-      '--disable-component-update', '--disable-sync', `--user-data-dir=${path.join(work, 'profile')}`],
+      '--disable-component-update', '--disable-sync'],
+    // Playwright starts Chromium with a fresh temporary profile (user data dir) each launch.
   });
 });
 
@@ -136,6 +137,7 @@ test('no face: plain-words error, the picture is kept and a face box can be mark
   assert.match(await page.textContent('#error-title'), /No face/);
   assert.equal(await page.isVisible('#image-preview'), true, 'the chosen picture is still shown');
   assert.ok(await page.$('#image-wrap.marking'), 'face marking is offered');
+  await page.locator('#image-thumb').scrollIntoViewIfNeeded();
   const box = await page.locator('#image-thumb').boundingBox();
   await page.mouse.move(box.x + 20, box.y + 20);
   await page.mouse.down();

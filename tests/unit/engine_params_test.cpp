@@ -126,6 +126,8 @@ TEST(Presets, TheFourArePresentValidAndDescribed) {
     EXPECT_FALSE(preset.description.empty()) << name;
     EXPECT_NO_THROW(apply_config({}, preset.config)) << name;
   }
+  ASSERT_FALSE(presets().empty());
+  EXPECT_EQ(presets().front().name, "natural") << "the defaults come first, in the file's order";
   EXPECT_LT(apply_config({}, find_preset("news-anchor").config).motion_scale, 1.0);
   EXPECT_GT(apply_config({}, find_preset("singing").config).dynamic_scale, 1.0);
   try {
