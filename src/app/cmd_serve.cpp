@@ -1,0 +1,213 @@
+// `sonic-server serve`: the HTTP API, the local job queue and N engine workers in one
+// process (DESIGN §2, the embedded default: SQLite + local disk, no other service).
+//
+// Settings come from flags, SONIC_* environment variables and an optional JSON config
+// file (--config-file / SONIC_CONFIG); a flag wins over the environment, which wins over
+// the file. SIGTERM/SIGINT shut down gracefully: stop accepting, end SSE streams with a
+// final event, let running jobs finish within the grace period (or put them back in the
+// queue for the next start), exit 0.
+//
+// Threads: the main thread runs the HTTP accept loop; a signal thread waits for
+// SIGTERM/SIGINT (blocked everywhere else) and starts the shutdown.
+#include <pthread.h>
+#include <signal.h>
+
+#include <atomic>
+#include <fstream>
+#include <functional>
+#include <iostream>
+#include <map>
+#include <memory>
+#include <thread>
+
+#include "app/commands.h"
+#include "http/http_server.h"
+#include "jobs/job_service.h"
+#include "util/error.h"
+#include "util/log.h"
+
+namespace sonic::app {
+namespace {
+
+struct ServeOptions {
+  std::string host = "127.0.0.1";
+  int port = 8080;
+  std::string data_dir = "data";
+  int workers = 1;
+  int queue_size = 64;
+  double max_upload_mb = 50;
+  int sync_wait_s = 300;
+  std::string public_url;
+  double retention_h = 72;
+  int janitor_interval_s = 60;
+  double max_audio_s = 300;
+  double max_image_mp = 40;
+  std::string engine;
+  int http_threads = 64;
+  int sse_keepalive_s = 15;
+  int shutdown_grace_s = 30;
+  std::string web_dir;  // empty = the page embedded in the binary
+  std::string log_level = "info";
+  std::string log_file;
+  std::string config_file;
+  std::string port_file;
+  bool no_cache = false;
+};
+
+// Settings read from the config file for every option not given as a flag or env var.
+void apply_config_file(CLI::App& cmd, ServeOptions& o) {
+  std::ifstream in(o.config_file);
+  if (!in) throw Error(ErrorCode::invalid_config, "Cannot read the config file " + o.config_file + ".", "config-file");
+  nlohmann::json file = nlohmann::json::parse(in, nullptr, false);
+  if (!file.is_object())
+    throw Error(ErrorCode::invalid_config, "The config file " + o.config_file + " is not a JSON object.", "config-file");
+  using Setter = std::function<void(const nlohmann::json&)>;
+  auto num = [](auto& field) { return Setter([&field](const nlohmann::json& v) { field = v.get<std::decay_t<decltype(field)>>(); }); };
+  std::map<std::string, Setter> setters = {
+      {"host", num(o.host)}, {"port", num(o.port)}, {"data-dir", num(o.data_dir)}, {"workers", num(o.workers)},
+      {"queue-size", num(o.queue_size)}, {"max-upload-mb", num(o.max_upload_mb)}, {"sync-wait-s", num(o.sync_wait_s)},
+      {"public-url", num(o.public_url)}, {"retention-h", num(o.retention_h)},
+      {"janitor-interval-s", num(o.janitor_interval_s)}, {"max-audio-s", num(o.max_audio_s)},
+      {"max-image-mp", num(o.max_image_mp)}, {"engine", num(o.engine)}, {"http-threads", num(o.http_threads)},
+      {"sse-keepalive-s", num(o.sse_keepalive_s)}, {"shutdown-grace-s", num(o.shutdown_grace_s)},
+      {"web-dir", num(o.web_dir)}, {"log-level", num(o.log_level)}, {"log-file", num(o.log_file)},
+      {"port-file", num(o.port_file)}, {"no-cache", num(o.no_cache)}};
+  for (auto it = file.begin(); it != file.end(); ++it) {
+    std::string key = it.key();
+    for (char& c : key)
+      if (c == '_') c = '-';
+    auto setter = setters.find(key);
+    if (setter == setters.end())
+      throw Error(ErrorCode::invalid_config, "Unknown setting '" + it.key() + "' in " + o.config_file + ".", it.key());
+    if (cmd.get_option("--" + key)->count() > 0) continue;  // a flag or env var wins
+    try {
+      setter->second(it.value());
+    } catch (const nlohmann::json::exception&) {
+      throw Error(ErrorCode::invalid_config, "Setting '" + it.key() + "' in " + o.config_file + " has the wrong type.",
+                  it.key());
+    }
+  }
+}
+
+int run_serve(CLI::App& cmd, ServeOptions o) {
+  try {
+    if (!o.config_file.empty()) apply_config_file(cmd, o);
+  } catch (const Error& e) {
+    std::cerr << "error (" << e.code_name() << "): " << e.message() << "\n";
+    return 2;
+  }
+  log::init(log::parse_level(o.log_level), o.log_file);
+
+  // Block the shutdown signals in every thread; only the signal thread receives them.
+  sigset_t signals;
+  sigemptyset(&signals);
+  sigaddset(&signals, SIGINT);
+  sigaddset(&signals, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+  ::signal(SIGPIPE, SIG_IGN);  // a client that hangs up must not kill the server
+
+  try {
+    jobs::ServiceConfig sc;
+    sc.data_dir = o.data_dir;
+    sc.workers = std::max(1, o.workers);
+    sc.queue_capacity = static_cast<std::size_t>(std::max(1, o.queue_size));
+    sc.default_engine = o.engine;
+    sc.limits.max_audio_seconds = o.max_audio_s;
+    sc.limits.max_image_pixels = static_cast<std::int64_t>(o.max_image_mp * 1e6);
+    sc.retention = std::chrono::seconds(static_cast<std::int64_t>(o.retention_h * 3600));
+    sc.janitor_interval = std::chrono::seconds(std::max(1, o.janitor_interval_s));
+    sc.cache = !o.no_cache;
+
+    http::HttpConfig hc;
+    hc.host = o.host;
+    hc.port = o.port;
+    hc.public_base_url = o.public_url;
+    hc.max_request_bytes = static_cast<std::uint64_t>(o.max_upload_mb * 1024 * 1024);
+    hc.sync_wait = std::chrono::seconds(std::max(0, o.sync_wait_s));
+    hc.sse_keepalive = std::chrono::seconds(std::max(1, o.sse_keepalive_s));
+    hc.http_threads = o.http_threads;
+    hc.web_dir = o.web_dir;
+    hc.version = SONIC_VERSION;
+
+    jobs::JobService service(sc);
+    http::HttpServer server(hc, service);
+    int port = server.bind();
+    service.start();
+
+    std::string url = "http://" + o.host + ":" + std::to_string(port);
+    if (!o.port_file.empty()) {
+      std::string tmp = o.port_file + ".tmp";
+      std::ofstream(tmp) << port << "\n";
+      std::rename(tmp.c_str(), o.port_file.c_str());
+    }
+    log::info("listening", {{"url", url}, {"port", port}, {"data_dir", o.data_dir}, {"workers", sc.workers},
+                            {"queue_size", sc.queue_capacity}, {"max_upload_mb", o.max_upload_mb}});
+    std::cout << "sonic-server listening on " << url << std::endl;
+
+    std::atomic<bool> done{false};
+    std::atomic<int> received{0};
+    std::thread signal_thread([&] {
+      timespec slice{0, 200'000'000};
+      while (!done) {
+        int sig = sigtimedwait(&signals, nullptr, &slice);
+        if (sig <= 0) continue;
+        received = sig;
+        log::info("shutdown requested", {{"signal", sig == SIGTERM ? "SIGTERM" : "SIGINT"}});
+        service.begin_shutdown();  // wakes sync waiters and SSE streams
+        server.stop();
+        return;
+      }
+    });
+    bool ok = server.run();
+    done = true;
+    signal_thread.join();
+    service.stop(std::chrono::seconds(std::max(0, o.shutdown_grace_s)));
+    log::info("stopped", {{"clean", ok}});
+    if (!o.port_file.empty()) std::remove(o.port_file.c_str());
+    return ok || received ? 0 : 1;
+  } catch (const Error& e) {
+    log::error("serve failed", {{"code", e.code_name()}, {"error", e.message()}});
+    std::cerr << "error (" << e.code_name() << "): " << e.message() << "\n";
+    return 1;
+  } catch (const std::exception& e) {
+    log::error("serve failed", {{"error", e.what()}});
+    std::cerr << "error: " << e.what() << "\n";
+    return 1;
+  }
+}
+
+}  // namespace
+
+void add_serve_command(CLI::App& app) {
+  auto o = std::make_shared<ServeOptions>();
+  CLI::App* cmd = app.add_subcommand("serve", "Run the HTTP API, the job queue and the engine workers");
+  auto opt = [&](const std::string& flags, auto& field, const std::string& env, const std::string& help) {
+    return cmd->add_option(flags, field, help)->envname(env)->capture_default_str();
+  };
+  opt("--host", o->host, "SONIC_HOST", "Address to listen on");
+  opt("--port", o->port, "SONIC_PORT", "Port to listen on (0 = any free port)");
+  opt("--data-dir", o->data_dir, "SONIC_DATA_DIR", "Folder for uploads/, outputs/ and the job database");
+  opt("--workers", o->workers, "SONIC_WORKERS", "Engine workers (jobs run at once)");
+  opt("--queue-size", o->queue_size, "SONIC_QUEUE_SIZE", "Jobs that may wait; more -> 429 queue_full");
+  opt("--max-upload-mb", o->max_upload_mb, "SONIC_MAX_UPLOAD_MB", "Largest request body, enforced while reading");
+  opt("--sync-wait-s", o->sync_wait_s, "SONIC_SYNC_WAIT_S", "How long POST /api/sonic/generate waits before 202");
+  opt("--public-url", o->public_url, "SONIC_PUBLIC_URL", "Base of video_url (default: from the request's Host)");
+  opt("--retention-h", o->retention_h, "SONIC_RETENTION_H", "Hours an output is kept");
+  opt("--janitor-interval-s", o->janitor_interval_s, "SONIC_JANITOR_INTERVAL_S", "Seconds between file sweeps");
+  opt("--max-audio-s", o->max_audio_s, "SONIC_MAX_AUDIO_S", "Longest accepted recording");
+  opt("--max-image-mp", o->max_image_mp, "SONIC_MAX_IMAGE_MP", "Largest accepted image, megapixels");
+  opt("--engine", o->engine, "SONIC_ENGINE", "Default engine (empty = classic)");
+  opt("--http-threads", o->http_threads, "SONIC_HTTP_THREADS", "Connections served at once (SSE streams hold one)");
+  opt("--sse-keepalive-s", o->sse_keepalive_s, "SONIC_SSE_KEEPALIVE_S", "Seconds between SSE keep-alive comments");
+  opt("--shutdown-grace-s", o->shutdown_grace_s, "SONIC_SHUTDOWN_GRACE_S",
+      "Seconds running jobs get to finish on SIGTERM before they are requeued");
+  opt("--web-dir", o->web_dir, "SONIC_WEB_DIR", "Serve the web page from this folder instead of the embedded copy");
+  opt("--log-level", o->log_level, "SONIC_LOG_LEVEL", "debug | info | warn | error");
+  opt("--log-file", o->log_file, "SONIC_LOG_FILE", "Also write the JSON log lines to this file");
+  opt("--config-file", o->config_file, "SONIC_CONFIG", "JSON file of settings (keys = flag names)");
+  opt("--port-file", o->port_file, "SONIC_PORT_FILE", "Write the bound port here once ready");
+  cmd->add_flag("--no-cache", o->no_cache, "Disable the result cache and in-flight dedup")->envname("SONIC_NO_CACHE");
+  cmd->callback([o, cmd] { throw CLI::RuntimeError(run_serve(*cmd, *o)); });
+}
+
+}  // namespace sonic::app

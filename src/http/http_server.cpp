@@ -1,0 +1,560 @@
+// HttpServer: every route of DESIGN §5 on cpp-httplib. This file is the only one in the
+// project that includes httplib.h; handlers translate between HTTP and JobService calls
+// and never do media work beyond probing an upload's header.
+//
+// Request lifecycle: the pre-routing hook stamps a request id (X-Request-Id, taken from
+// the client when it is sane, else made) and a start time in a thread_local context —
+// cpp-httplib runs one request from pre-routing to the logger on one thread — the route
+// wrapper records the route pattern and turns sonic::Error into the JSON error body, and
+// the logger writes one JSON line and the metrics per request.
+#include "http/http_server.h"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <httplib.h>
+
+#include <fstream>
+#include <sstream>
+
+#include "engine/params.h"
+#include "http/metrics.h"
+#include "http/upload_sink.h"
+#include "http/web_assets.h"
+#include "media/probe.h"
+#include "util/error.h"
+#include "util/log.h"
+
+namespace sonic::http {
+namespace fs = std::filesystem;
+using json = nlohmann::json;
+using namespace std::chrono_literals;
+
+namespace {
+
+struct RequestContext {
+  std::string request_id;
+  std::string route = "unmatched";
+  std::chrono::steady_clock::time_point start;
+  std::uint64_t bytes_in = 0;
+  double read_ms = 0;   // generate: until the upload was stored
+  double probe_ms = 0;  // generate: content sniffing of both files
+};
+thread_local RequestContext t_request;
+
+bool sane_request_id(const std::string& id) {
+  if (id.empty() || id.size() > 128) return false;
+  for (char c : id)
+    if (!(std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '_' || c == '.')) return false;
+  return true;
+}
+
+void send_json(httplib::Response& res, int status, const json& body) {
+  res.status = status;
+  res.set_content(body.dump(-1, ' ', false, json::error_handler_t::replace), "application/json");
+}
+
+json error_body(ErrorCode code, const std::string& message, const std::string& field) {
+  json body = {{"success", false}, {"error", message}, {"code", code_name(code)}};
+  if (!field.empty()) body["field"] = field;
+  if (!t_request.request_id.empty()) body["request_id"] = t_request.request_id;
+  return body;
+}
+
+void send_error(httplib::Response& res, const Error& e) {
+  if (e.code() == ErrorCode::queue_full || e.code() == ErrorCode::rate_limited) res.set_header("Retry-After", "5");
+  if (e.code() == ErrorCode::shutting_down) res.set_header("Retry-After", "10");
+  send_json(res, e.http_status(), error_body(e.code(), e.message(), e.field()));
+}
+
+// The error of a finished job as the API answers it (the job id included).
+void send_job_error(httplib::Response& res, const jobs::JobRecord& job) {
+  ErrorCode code = ErrorCode::internal;
+  for (int c = 0; c <= static_cast<int>(ErrorCode::internal); ++c)
+    if (code_name(static_cast<ErrorCode>(c)) == job.error_code) code = static_cast<ErrorCode>(c);
+  json body = error_body(code, job.error_message, job.error_field);
+  body["code"] = job.error_code;  // keeps "interrupted", which is not a request error code
+  body["job_id"] = job.id;
+  body["status"] = jobs::state_name(job.state);
+  send_json(res, http_status(code), body);
+}
+
+std::string file_extension(media::ImageFormat f) { return std::string(media::format_name(f)); }
+std::string file_extension(media::AudioFormat f) {
+  switch (f) {
+    case media::AudioFormat::ogg_vorbis:
+    case media::AudioFormat::ogg_opus: return "ogg";
+    case media::AudioFormat::m4a_aac: return "m4a";
+    default: return std::string(media::format_name(f));
+  }
+}
+
+bool is_output_name(const std::string& name) {
+  return name.size() == 40 && name.compare(36, 4, ".mp4") == 0 && jobs::is_uuid(std::string_view(name).substr(0, 36));
+}
+
+std::string content_type_for(const fs::path& p) {
+  auto ext = p.extension().string();
+  if (ext == ".html") return "text/html; charset=utf-8";
+  if (ext == ".js") return "text/javascript; charset=utf-8";
+  if (ext == ".css") return "text/css; charset=utf-8";
+  if (ext == ".svg") return "image/svg+xml";
+  if (ext == ".png") return "image/png";
+  return "application/octet-stream";
+}
+
+// An open file shared by the content provider calls of one download.
+struct OpenFile {
+  int fd = -1;
+  explicit OpenFile(const fs::path& p) : fd(::open(p.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC)) {}
+  ~OpenFile() {
+    if (fd >= 0) ::close(fd);
+  }
+  OpenFile(const OpenFile&) = delete;
+  OpenFile& operator=(const OpenFile&) = delete;
+};
+
+}  // namespace
+
+struct HttpServer::Impl {
+  HttpConfig config;
+  jobs::JobService& service;
+  httplib::Server server;
+  HttpMetrics metrics;
+
+  Impl(HttpConfig c, jobs::JobService& s) : config(std::move(c)), service(s) {}
+
+  // Wraps a handler: records the route label and turns exceptions into JSON errors.
+  template <typename Fn>
+  httplib::Server::Handler route(std::string label, Fn fn) {
+    return [this, label, fn](const httplib::Request& req, httplib::Response& res) {
+      t_request.route = label;
+      try {
+        fn(req, res);
+      } catch (const Error& e) {
+        send_error(res, e);
+      } catch (const std::exception& e) {
+        log::error("handler failed", {{"route", label}, {"error", e.what()}, {"request_id", t_request.request_id}});
+        send_error(res, Error(ErrorCode::internal, "Internal error; the request id identifies it in the logs."));
+      }
+    };
+  }
+
+  std::string base_url(const httplib::Request& req) const {
+    if (!config.public_base_url.empty()) {
+      std::string b = config.public_base_url;
+      while (!b.empty() && b.back() == '/') b.pop_back();
+      return b;
+    }
+    std::string host = req.get_header_value("Host");
+    if (host.empty() || host.find_first_of(" /\\\"<>") != std::string::npos)
+      host = config.host + ":" + std::to_string(req.local_port);
+    return "http://" + host;
+  }
+
+  json job_json(const httplib::Request& req, const jobs::JobRecord& job) const {
+    json j = job.to_json();
+    j["success"] = true;
+    std::string base = base_url(req);
+    j["status_url"] = base + "/api/jobs/" + job.id;
+    j["events_url"] = base + "/api/jobs/" + job.id + "/events";
+    if (job.state == jobs::JobState::succeeded && !job.output_expired && !job.output_file.empty()) {
+      j["video_url"] = base + "/output/" + job.output_file;
+      j["output_path"] = fs::absolute(service.outputs_dir() / job.output_file).string();
+    }
+    return j;
+  }
+
+  // 200 body of a finished generate request: the seed's fields first.
+  json generate_success(const httplib::Request& req, const jobs::JobRecord& job) const {
+    json j = job_json(req, job);
+    json out = {{"success", true},
+                {"video_url", j.value("video_url", "")},
+                {"output_path", j.value("output_path", "")},
+                {"job_id", job.id},
+                {"status", "succeeded"},
+                {"cached", job.cached},
+                {"status_url", j["status_url"]},
+                {"events_url", j["events_url"]},
+                {"params", job.params}};
+    if (job.result.is_object()) {
+      for (const char* key : {"duration", "width", "height", "fps", "frames", "engine", "engine_version"})
+        if (job.result.contains(key)) out[key] = job.result[key];
+      out["result"] = job.result;
+      out["result"]["output_path"] = out["output_path"];
+    }
+    return out;
+  }
+
+  void generate(const httplib::Request& req, httplib::Response& res, const httplib::ContentReader& reader) {
+    if (!req.is_multipart_form_data())
+      throw Error(ErrorCode::unsupported_media_type,
+                  "Send multipart/form-data with the files 'image' and 'audio' (and optionally 'config', 'preset').");
+    UploadSink sink(service.uploads_dir(), config.max_request_bytes);
+    bool ok = reader([&](const httplib::MultipartFormData& part) { return sink.begin_part(part.name, part.filename); },
+                     [&](const char* data, std::size_t size) { return sink.write(data, size); });
+    sink.end_part();
+    t_request.bytes_in = sink.total_bytes();
+    metrics.add_upload_bytes(sink.total_bytes());
+    std::string limit_text = std::to_string(config.max_request_bytes / (1024 * 1024)) + " MB";
+    if (sink.too_large() || res.status == 413 || !ok) {
+      // The rest of the body was not read: this connection cannot carry another request.
+      res.set_header("Connection", "close");
+    }
+    if (sink.too_large() || res.status == 413)
+      throw Error(ErrorCode::payload_too_large, "The request is larger than the limit of " + limit_text + ".");
+    if (sink.write_failed()) throw Error(ErrorCode::internal, "The server could not store the upload.");
+    if (!ok) {
+      res.status = -1;
+      throw Error(ErrorCode::invalid_param,
+                  "The upload is not valid multipart/form-data (cut off, or a file field sent twice).");
+    }
+
+    auto image = sink.file("image");
+    if (!image) throw Error(ErrorCode::missing_file, "Send the portrait as the multipart file field 'image'.", "image");
+    auto audio = sink.file("audio");
+    if (!audio) throw Error(ErrorCode::missing_file, "Send the voice recording as the multipart file field 'audio'.", "audio");
+
+    const auto& limits = service.config().limits;
+    engine::GenerationParams params;
+    if (auto preset = sink.text("preset"); preset && !preset->empty())
+      params = engine::apply_config(params, engine::find_preset(*preset).config, limits.max_audio_seconds);
+    if (auto config_text = sink.text("config"); config_text && !config_text->empty())
+      params = engine::apply_config(params, engine::parse_config_text(*config_text), limits.max_audio_seconds);
+    if (auto engine_name = sink.text("engine"); engine_name && !engine_name->empty()) params.engine = *engine_name;
+
+    jobs::JobSpec spec;
+    spec.client = req.remote_addr;
+    spec.request_id = t_request.request_id;
+    spec.params = params;
+    spec.image_sha256 = image->sha256;
+    spec.audio_sha256 = audio->sha256;
+    auto probe_start = std::chrono::steady_clock::now();
+    t_request.read_ms = std::chrono::duration<double, std::milli>(probe_start - t_request.start).count();
+
+    // Identical bytes were probed when the cached job ran: a cache hit skips probing.
+    std::optional<jobs::SubmitOutcome> cached = service.submit_if_cached(spec);
+    jobs::SubmitOutcome outcome;
+    if (cached) {
+      outcome = *cached;
+    } else {
+      media::ImageInfo image_info = media::probe_image(image->path, limits);
+      media::AudioInfo audio_info = media::probe_audio(audio->path, limits);
+      t_request.probe_ms =
+          std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - probe_start).count();
+      std::string stem = jobs::new_uuid();
+      spec.image_file = stem + "-image." + file_extension(image_info.format);
+      spec.audio_file = stem + "-audio." + file_extension(audio_info.format);
+      sink.release("image", spec.image_file);
+      sink.release("audio", spec.audio_file);
+      try {
+        outcome = service.submit(spec);
+      } catch (...) {
+        std::error_code ec;
+        fs::remove(service.uploads_dir() / spec.image_file, ec);
+        fs::remove(service.uploads_dir() / spec.audio_file, ec);
+        throw;
+      }
+    }
+
+    const jobs::JobRecord* job = &outcome.job;
+    std::optional<jobs::JobRecord> waited;
+    bool async = req.get_header_value("Prefer").find("respond-async") != std::string::npos;
+    if (!jobs::is_final(job->state) && !async) {
+      waited = service.wait_final(job->id, config.sync_wait);
+      if (waited) job = &*waited;
+    }
+    if (job->state == jobs::JobState::succeeded) return send_json(res, 200, generate_success(req, *job));
+    if (jobs::is_final(job->state)) return send_job_error(res, *job);
+    json body = job_json(req, *job);
+    json accepted = {{"success", true},          {"job_id", job->id},
+                     {"status", body["status"]}, {"status_url", body["status_url"]},
+                     {"events_url", body["events_url"]}, {"joined", outcome.joined}};
+    res.set_header("Location", "/api/jobs/" + job->id);
+    if (async) res.set_header("Preference-Applied", "respond-async");
+    send_json(res, 202, accepted);
+  }
+
+  void output(const httplib::Request& req, httplib::Response& res) {
+    std::string name = req.matches[1];
+    auto not_found = [] { return Error(ErrorCode::not_found, "No such output file."); };
+    if (!is_output_name(name)) throw not_found();
+    fs::path path = service.outputs_dir() / name;
+    struct stat st {};
+    if (::lstat(path.c_str(), &st) != 0 || !S_ISREG(st.st_mode)) throw not_found();
+    auto file = std::make_shared<OpenFile>(path);
+    if (file->fd < 0) throw not_found();
+    auto size = static_cast<std::size_t>(st.st_size);
+    std::string etag = "\"" + std::to_string(st.st_size) + "-" + std::to_string(st.st_mtim.tv_sec) + "." +
+                       std::to_string(st.st_mtim.tv_nsec) + "\"";
+    res.set_header("ETag", etag);
+    res.set_header("Accept-Ranges", "bytes");
+    res.set_header("Cache-Control", "private, max-age=3600");
+    std::string inm = req.get_header_value("If-None-Match");
+    if (!inm.empty() && (inm == etag || inm == "*" || inm.find(etag) != std::string::npos)) {
+      res.status = 304;
+      return;
+    }
+    for (const auto& [first, last] : req.ranges) {
+      bool valid = first >= 0 ? static_cast<std::size_t>(first) < size && (last < 0 || last >= first) : last > 0;
+      if (!valid || size == 0) {
+        res.set_header("Content-Range", "bytes */" + std::to_string(size));
+        send_json(res, 416, error_body(ErrorCode::invalid_param, "The requested range is outside the file.", "Range"));
+        return;
+      }
+    }
+    res.status = req.ranges.empty() ? 200 : 206;
+    // cpp-httplib applies the Range to this full-length provider (offsets are 64-bit).
+    res.set_content_provider(size, "video/mp4", [file](std::size_t offset, std::size_t length, httplib::DataSink& sink) {
+      std::vector<char> buf(std::min<std::size_t>(length, 256 * 1024));
+      ssize_t n = ::pread(file->fd, buf.data(), buf.size(), static_cast<off_t>(offset));
+      if (n <= 0) return false;
+      return sink.write(buf.data(), static_cast<std::size_t>(n));
+    });
+  }
+
+  void events(const httplib::Request& req, httplib::Response& res) {
+    std::string id = req.matches[1];
+    std::uint64_t after = 0;
+    std::string last = req.get_header_value("Last-Event-ID");
+    if (last.empty() && req.has_param("last_event_id")) last = req.get_param_value("last_event_id");
+    if (!last.empty()) {
+      try {
+        after = std::stoull(last);
+      } catch (const std::exception&) {
+        throw Error(ErrorCode::invalid_param, "Last-Event-ID must be a number.", "Last-Event-ID");
+      }
+    }
+    service.events(id, after, 0ms);  // Error(not_found) before any byte is sent
+    res.set_header("Cache-Control", "no-cache");
+    res.set_header("X-Accel-Buffering", "no");
+    struct Cursor {
+      std::uint64_t after;
+      bool sent_retry = false;
+    };
+    auto cursor = std::make_shared<Cursor>(Cursor{after});
+    auto keepalive = std::chrono::duration_cast<std::chrono::milliseconds>(config.sse_keepalive);
+    res.status = 200;
+    res.set_chunked_content_provider(
+        "text/event-stream", [this, id, cursor, keepalive](std::size_t, httplib::DataSink& sink) {
+          std::string out;
+          if (!cursor->sent_retry) {
+            out += "retry: 2000\n\n";
+            cursor->sent_retry = true;
+          }
+          jobs::EventBatch batch;
+          try {
+            batch = service.events(id, cursor->after, keepalive);
+          } catch (const Error&) {
+            batch.known = false;  // deleted meanwhile
+          }
+          for (const auto& ev : batch.events) {
+            out += "id: " + std::to_string(ev.id) + "\nevent: " + ev.type + "\ndata: " + ev.data.dump() + "\n\n";
+            cursor->after = ev.id;
+          }
+          bool end = !batch.known || batch.finished;
+          if (!end && batch.closing) {
+            out += "event: shutdown\ndata: " +
+                   json{{"job_id", id}, {"message", "The server is restarting; reconnect with Last-Event-ID."}}.dump() +
+                   "\n\n";
+            end = true;
+          }
+          if (out.empty()) out = ": keep-alive\n\n";
+          if (!sink.write(out.data(), out.size())) return false;  // client gone: costs nothing more
+          if (end) sink.done();
+          return true;
+        });
+  }
+
+  void install_routes() {
+    server.Post("/api/sonic/generate",
+                [this](const httplib::Request& req, httplib::Response& res, const httplib::ContentReader& reader) {
+                  t_request.route = "/api/sonic/generate";
+                  try {
+                    generate(req, res, reader);
+                  } catch (const Error& e) {
+                    send_error(res, e);
+                  } catch (const std::exception& e) {
+                    log::error("generate failed", {{"error", e.what()}, {"request_id", t_request.request_id}});
+                    send_error(res, Error(ErrorCode::internal, "Internal error; the request id identifies it in the logs."));
+                  }
+                });
+    server.Get("/api/jobs", route("/api/jobs", [this](const httplib::Request& req, httplib::Response& res) {
+      int offset = 0, limit = 20;
+      try {
+        if (req.has_param("offset")) offset = std::stoi(req.get_param_value("offset"));
+        if (req.has_param("limit")) limit = std::stoi(req.get_param_value("limit"));
+      } catch (const std::exception&) {
+        throw Error(ErrorCode::invalid_param, "offset and limit must be integers.", "limit");
+      }
+      if (offset < 0) throw Error(ErrorCode::invalid_param, "offset must be 0 or more.", "offset");
+      if (limit < 1 || limit > 100) throw Error(ErrorCode::invalid_param, "limit must be 1 to 100.", "limit");
+      json list = json::array();
+      for (const auto& job : service.list(req.remote_addr, offset, limit)) list.push_back(job_json(req, job));
+      send_json(res, 200, {{"success", true}, {"jobs", list}, {"total", service.count(req.remote_addr)},
+                           {"offset", offset}, {"limit", limit}});
+    }));
+    server.Get("/api/jobs/([^/]+)/events", route("/api/jobs/{id}/events", [this](auto& req, auto& res) { events(req, res); }));
+    server.Get("/api/jobs/([^/]+)", route("/api/jobs/{id}", [this](const httplib::Request& req, httplib::Response& res) {
+      auto job = service.get(req.matches[1]);
+      if (!job) throw Error(ErrorCode::not_found, "No job with id " + std::string(req.matches[1]) + ".");
+      send_json(res, 200, job_json(req, *job));
+    }));
+    server.Post("/api/jobs/([^/]+)/cancel",
+                route("/api/jobs/{id}/cancel", [this](const httplib::Request& req, httplib::Response& res) {
+                  send_json(res, 200, job_json(req, service.cancel(req.matches[1])));
+                }));
+    server.Delete("/api/jobs/([^/]+)", route("/api/jobs/{id}", [this](const httplib::Request& req, httplib::Response& res) {
+      service.remove(req.matches[1]);
+      send_json(res, 200, {{"success", true}, {"job_id", std::string(req.matches[1])}, {"deleted", true}});
+    }));
+    server.Get("/output/(.*)", route("/output/{name}", [this](auto& req, auto& res) { output(req, res); }));
+    server.Get("/api/presets", route("/api/presets", [](const httplib::Request&, httplib::Response& res) {
+      json list = json::array();
+      for (const auto& p : engine::presets())
+        list.push_back({{"name", p.name}, {"description", p.description}, {"config", p.config}});
+      send_json(res, 200, {{"success", true}, {"presets", list}});
+    }));
+    server.Get("/api/engines", route("/api/engines", [this](const httplib::Request&, httplib::Response& res) {
+      json list = json::array();
+      std::string default_name;
+      for (const auto& e : service.engines()) {
+        list.push_back({{"name", e.name}, {"version", e.version}, {"description", e.description}, {"default", e.is_default}});
+        if (e.is_default) default_name = e.name;
+      }
+      send_json(res, 200, {{"success", true}, {"engines", list}, {"default", default_name}});
+    }));
+    server.Get("/healthz", route("/healthz", [this](const httplib::Request&, httplib::Response& res) {
+      send_json(res, 200, {{"status", "ok"}, {"version", config.version}});
+    }));
+    server.Get("/readyz", route("/readyz", [this](const httplib::Request&, httplib::Response& res) {
+      std::string why;
+      if (service.ready(&why)) return send_json(res, 200, {{"ready", true}});
+      json body = error_body(service.accepting() ? ErrorCode::internal : ErrorCode::shutting_down, "Not ready: " + why, "");
+      body["ready"] = false;
+      send_json(res, 503, body);
+    }));
+    server.Get("/metrics", route("/metrics", [this](const httplib::Request&, httplib::Response& res) {
+      res.set_content(metrics.render(service.metrics()), "text/plain; version=0.0.4; charset=utf-8");
+    }));
+    server.Get("/openapi.json", route("/openapi.json", [](const httplib::Request&, httplib::Response& res) {
+      res.set_content(openapi_json(), "application/json");
+    }));
+    server.Get("/", route("/", [this](const httplib::Request&, httplib::Response& res) { static_file(res, "index.html"); }));
+    server.Get("/([A-Za-z0-9_-]+\\.(?:html|js|css|svg|png|ico))",
+               route("/{asset}", [this](const httplib::Request& req, httplib::Response& res) {
+                 static_file(res, req.matches[1]);
+               }));
+  }
+
+  // The web page: embedded in the binary (web_assets.h); --web-dir serves a folder instead
+  // (for editing the page without rebuilding).
+  void static_file(httplib::Response& res, const std::string& name) {
+    if (!config.web_dir.empty()) {
+      fs::path p = config.web_dir / name;
+      if (fs::is_symlink(p) || !fs::is_regular_file(p)) throw Error(ErrorCode::not_found, "No such page.");
+      std::ifstream in(p, std::ios::binary);
+      std::stringstream ss;
+      ss << in.rdbuf();
+      res.set_content(ss.str(), content_type_for(p));
+      return;
+    }
+    const WebAsset* asset = find_web_asset("/" + name);
+    if (!asset) throw Error(ErrorCode::not_found, "No such page.");
+    res.set_content(std::string(asset->body), std::string(asset->content_type));
+  }
+
+  void install_hooks() {
+    server.set_pre_routing_handler([](const httplib::Request& req, httplib::Response& res) {
+      t_request = RequestContext{};
+      t_request.start = std::chrono::steady_clock::now();
+      std::string id = req.get_header_value("X-Request-Id");
+      t_request.request_id = sane_request_id(id) ? id : jobs::new_uuid();
+      res.set_header("X-Request-Id", t_request.request_id);
+      return httplib::Server::HandlerResponse::Unhandled;
+    });
+    server.set_error_handler(httplib::Server::HandlerWithResponse([](const httplib::Request& req,
+                                                                     httplib::Response& res) {
+      if (!res.body.empty() || res.has_header("Content-Length") || res.status == 304 || res.status == 416)
+        return httplib::Server::HandlerResponse::Unhandled;
+      if (!res.has_header("X-Request-Id") && !t_request.request_id.empty())
+        res.set_header("X-Request-Id", t_request.request_id);
+      json body;
+      if (res.status == 404)
+        body = error_body(ErrorCode::not_found, "No route for " + req.method + " " + req.path + ".", "");
+      else if (res.status == 413)
+        body = error_body(ErrorCode::payload_too_large, "The request body is larger than the limit.", "");
+      else if (res.status == 405 || res.status == 400 || res.status == 414)
+        body = error_body(ErrorCode::invalid_param, "The request is not valid HTTP for this route.", "");
+      else
+        body = error_body(ErrorCode::internal, "Internal error.", "");
+      res.set_content(body.dump(), "application/json");
+      return httplib::Server::HandlerResponse::Handled;
+    }));
+    server.set_exception_handler([](const httplib::Request&, httplib::Response& res, std::exception_ptr ep) {
+      try {
+        if (ep) std::rethrow_exception(ep);
+      } catch (const Error& e) {
+        send_error(res, e);
+      } catch (const std::exception& e) {
+        send_error(res, Error(ErrorCode::internal, "Internal error."));
+        log::error("unhandled exception", {{"error", e.what()}});
+      }
+    });
+    server.set_logger([this](const httplib::Request& req, const httplib::Response& res) {
+      double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t_request.start).count();
+      if (t_request.start.time_since_epoch().count() == 0) seconds = 0;
+      metrics.observe(t_request.route, req.method, res.status, seconds);
+      std::size_t bytes = res.body.empty() ? res.content_length_ : res.body.size();
+      log::info("request", {{"method", req.method}, {"route", t_request.route}, {"path", req.path},
+                            {"status", res.status}, {"bytes", bytes}, {"bytes_in", t_request.bytes_in},
+                            {"latency_ms", seconds * 1000.0}, {"request_id", res.get_header_value("X-Request-Id")},
+                            {"client", req.remote_addr}});
+      if (t_request.read_ms > 0)
+        log::debug("request phases", {{"request_id", res.get_header_value("X-Request-Id")},
+                                      {"read_ms", t_request.read_ms}, {"probe_ms", t_request.probe_ms}});
+    });
+  }
+};
+
+HttpServer::HttpServer(HttpConfig config, jobs::JobService& service)
+    : impl_(std::make_unique<Impl>(std::move(config), service)) {
+  auto& svr = impl_->server;
+  int threads = std::max(4, impl_->config.http_threads);
+  // cpp-httplib's API takes ownership of a raw pointer here; it deletes the pool itself.
+  svr.new_task_queue = [threads] { return new httplib::ThreadPool(static_cast<std::size_t>(threads)); };
+  svr.set_payload_max_length(impl_->config.max_request_bytes);
+  svr.set_keep_alive_max_count(1000);
+  svr.set_keep_alive_timeout(5);
+  svr.set_read_timeout(30);
+  svr.set_write_timeout(30);
+  svr.set_tcp_nodelay(true);
+  svr.set_socket_options([](int sock) {
+    int yes = 1;  // SO_REUSEADDR only: two servers must never share a port by accident
+    ::setsockopt(sock, SOL_SOCKET, SO_REUSEADDR, &yes, sizeof yes);
+  });
+  svr.set_default_headers({{"X-Content-Type-Options", "nosniff"}});
+  impl_->install_hooks();
+  impl_->install_routes();
+}
+
+HttpServer::~HttpServer() = default;
+
+int HttpServer::bind() {
+  auto& c = impl_->config;
+  int port = c.port;
+  if (port == 0) port = impl_->server.bind_to_any_port(c.host);
+  else if (!impl_->server.bind_to_port(c.host, port)) port = -1;
+  if (port <= 0)
+    throw Error(ErrorCode::internal, "Cannot listen on " + c.host + ":" + std::to_string(c.port) +
+                                         " (in use, or not an address of this machine).");
+  c.port = port;
+  return port;
+}
+
+bool HttpServer::run() { return impl_->server.listen_after_bind(); }
+
+void HttpServer::stop() { impl_->server.stop(); }
+
+}  // namespace sonic::http

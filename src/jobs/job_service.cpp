@@ -1,0 +1,564 @@
+// JobService: submission, cache, workers, recovery, janitor (see job_service.h).
+#include "jobs/job_service.h"
+
+#include <sys/resource.h>
+
+#include <fstream>
+
+#include "jobs/sha256.h"
+#include "util/error.h"
+#include "util/log.h"
+
+namespace sonic::jobs {
+namespace fs = std::filesystem;
+using namespace std::chrono_literals;
+
+namespace {
+
+constexpr int kMaxAttempts = 2;  // the first run plus one retry after a restart
+
+// Rebuilds GenerationParams from the JSON a job recorded (GenerationParams::to_json()).
+engine::GenerationParams params_from_json(const nlohmann::json& recorded, double max_audio_s) {
+  nlohmann::json config = nlohmann::json::object();
+  if (recorded.is_object()) {
+    for (auto it = recorded.begin(); it != recorded.end(); ++it)
+      if (!it.value().is_null()) config[it.key()] = it.value();
+  }
+  return engine::apply_config(engine::GenerationParams{}, config, max_audio_s);
+}
+
+double cpu_seconds() {
+  rusage usage{};
+  getrusage(RUSAGE_SELF, &usage);
+  return static_cast<double>(usage.ru_utime.tv_sec + usage.ru_stime.tv_sec) +
+         static_cast<double>(usage.ru_utime.tv_usec + usage.ru_stime.tv_usec) / 1e6;
+}
+
+long peak_rss_kb() {
+  rusage usage{};
+  getrusage(RUSAGE_SELF, &usage);
+  return usage.ru_maxrss;
+}
+
+nlohmann::json status_event(const JobRecord& job) {
+  return {{"job_id", job.id}, {"status", state_name(job.state)}, {"stage", job.stage}, {"progress", job.progress}};
+}
+
+nlohmann::json final_event(const JobRecord& job) {
+  nlohmann::json data = status_event(job);
+  if (job.state == JobState::succeeded) {
+    data["output_file"] = job.output_file;
+    data["cached"] = job.cached;
+    if (!job.result.is_null()) data["result"] = job.result;
+  } else {
+    data["error"] = {{"code", job.error_code}, {"message", job.error_message}};
+    if (!job.error_field.empty()) data["error"]["field"] = job.error_field;
+  }
+  return data;
+}
+
+std::string final_event_type(const JobRecord& job) { return job.state == JobState::succeeded ? "done" : "failed"; }
+
+}  // namespace
+
+JobService::JobService(ServiceConfig config)
+    : config_(std::move(config)),
+      queue_(config_.queue_capacity),
+      job_seconds_({0.5, 1, 2, 5, 10, 20, 30, 60, 120, 300, 600, 1800}) {
+  uploads_dir_ = config_.data_dir / "uploads";
+  outputs_dir_ = config_.data_dir / "outputs";
+  tmp_dir_ = config_.data_dir / "tmp";
+  std::error_code ec;
+  for (const auto& dir : {config_.data_dir, uploads_dir_, outputs_dir_, tmp_dir_}) {
+    fs::create_directories(dir, ec);
+    if (ec) throw Error(ErrorCode::internal, "cannot create " + dir.string() + ": " + ec.message());
+  }
+  store_ = std::make_unique<JobStore>(config_.data_dir / "sonic.db");
+
+  // Engine catalogue: metadata only (name, version); workers make their own instances.
+  auto default_engine = engine::make_engine(config_.default_engine);
+  default_engine_ = default_engine->name();
+  for (const std::string& name : engine::engine_names()) {
+    auto e = engine::make_engine(name);
+    engines_.push_back({e->name(), e->version(), e->description(), e->name() == default_engine_});
+  }
+}
+
+JobService::~JobService() { stop(0s); }
+
+std::string JobService::engine_version(const std::string& name) const {
+  for (const auto& e : engines_)
+    if (e.name == name) return e.version;
+  return {};
+}
+
+void JobService::start() {
+  recover();
+  accepting_ = true;
+  for (int i = 0; i < std::max(1, config_.workers); ++i) workers_.emplace_back([this, i] { worker_loop(i); });
+  janitor_ = std::thread([this] { janitor_loop(); });
+}
+
+void JobService::recover() {
+  std::error_code ec;
+  for (const auto& entry : fs::directory_iterator(tmp_dir_, ec)) fs::remove_all(entry.path(), ec);
+
+  int requeued = 0, interrupted = 0, queued = 0;
+  for (JobRecord job : store_->list_in_state(JobState::running)) {
+    if (job.attempts >= kMaxAttempts) {
+      job.state = JobState::failed;
+      job.error_code = "interrupted";
+      job.error_message =
+          "The server stopped twice while this job was running; it was not retried again. Submit it again.";
+      job.finished_ms = now_ms();
+      finish(job);
+      ++interrupted;
+    } else {
+      job.state = JobState::queued;
+      job.stage.clear();
+      job.progress = 0;
+      store_->update(job);
+      ++requeued;
+    }
+  }
+  for (const JobRecord& job : store_->list_in_state(JobState::queued)) {
+    queue_.push(job.client, job.id, /*force=*/true);
+    ++queued;
+  }
+  log::info("job recovery", {{"queued", queued}, {"retried", requeued}, {"interrupted", interrupted}});
+}
+
+JobRecord JobService::prepare(JobSpec& spec) const {
+  if (!accepting_) throw Error(ErrorCode::shutting_down, "The server is shutting down; try again in a moment.");
+  std::string engine_name = spec.params.engine.empty() ? default_engine_ : spec.params.engine;
+  if (std::none_of(engines_.begin(), engines_.end(), [&](auto& e) { return e.name == engine_name; })) {
+    std::string names;
+    for (const auto& e : engines_) names += (names.empty() ? "" : ", ") + e.name;
+    throw Error(ErrorCode::invalid_param, "Unknown engine '" + engine_name + "'; installed: " + names + ".", "engine");
+  }
+  spec.params.engine = engine_name;
+
+  JobRecord job;
+  job.id = new_uuid();
+  job.client = spec.client;
+  job.request_id = spec.request_id;
+  job.engine = engine_name;
+  job.params = spec.params.to_json();
+  job.image_file = spec.image_file;
+  job.audio_file = spec.audio_file;
+  job.created_ms = now_ms();
+  // The limits are part of the key: a cached answer must not outlive a stricter limit.
+  job.cache_key = sha256_hex(engine_name + "\n" + engine_version(engine_name) + "\n" + job.params.dump() + "\n" +
+                             spec.image_sha256 + "\n" + spec.audio_sha256 + "\n" +
+                             std::to_string(config_.limits.max_image_pixels) + "\n" +
+                             std::to_string(config_.limits.max_audio_seconds));
+  return job;
+}
+
+bool JobService::answer_from_cache(JobRecord& job) {
+  auto hit = store_->find_succeeded(job.cache_key);
+  if (!hit || !fs::exists(outputs_dir_ / hit->output_file)) return false;
+  job.state = JobState::succeeded;
+  job.cached = true;
+  job.params = hit->params;
+  job.output_file = hit->output_file;
+  job.result = hit->result;
+  if (job.result.is_object()) job.result["cached"] = true;
+  job.progress = 1;
+  job.stage = "done";
+  job.image_file.clear();
+  job.audio_file.clear();
+  job.started_ms = job.finished_ms = now_ms();
+  store_->insert(job);
+  events_.seed(job.id, {{"status", status_event(job)}, {final_event_type(job), final_event(job)}}, true);
+  ++cache_hits_;
+  log::info("job cache hit", {{"job_id", job.id}, {"request_id", job.request_id}, {"client", job.client},
+                              {"engine", job.engine}, {"source_job", hit->id}});
+  return true;
+}
+
+std::optional<SubmitOutcome> JobService::submit_if_cached(JobSpec spec) {
+  if (!config_.cache) return std::nullopt;
+  JobRecord job = prepare(spec);
+  std::lock_guard lock(mutex_);
+  if (!answer_from_cache(job)) return std::nullopt;
+  return SubmitOutcome{job, true, false};
+}
+
+SubmitOutcome JobService::submit(JobSpec spec) {
+  JobRecord job = prepare(spec);
+  SubmitOutcome outcome;
+  {
+    // One submission at a time decides cache/join/insert, so two identical requests
+    // arriving together become one job, not two.
+    std::lock_guard lock(mutex_);
+    if (config_.cache && answer_from_cache(job)) {
+      outcome.job = job;
+      outcome.cached = true;
+    } else if (config_.cache) {
+      if (auto running = store_->find_in_flight(job.cache_key)) {
+        ++joined_;
+        outcome.job = *running;
+        outcome.joined = true;
+      }
+    }
+    if (!outcome.cached && !outcome.joined) {
+      store_->insert(job);
+      if (!queue_.push(job.client, job.id)) {
+        store_->remove(job.id);
+        throw Error(ErrorCode::queue_full,
+                    "The queue is full (" + std::to_string(queue_.capacity()) + " jobs waiting); retry later.");
+      }
+      ++cache_misses_;
+      events_.append(job.id, "status", status_event(job));
+      outcome.job = job;
+    }
+  }
+  if (outcome.cached || outcome.joined) {
+    // The new request's own uploads are not needed: the answer exists or is being made.
+    delete_upload(spec.image_file);
+    delete_upload(spec.audio_file);
+  }
+  if (!outcome.cached)
+    log::info(outcome.joined ? "job joined" : "job queued",
+              {{"job_id", outcome.job.id}, {"request_id", spec.request_id}, {"client", spec.client},
+               {"engine", job.engine}, {"params", job.params}, {"queue_depth", queue_.size()}});
+  return outcome;
+}
+
+std::optional<JobRecord> JobService::get(const std::string& id) const { return store_->get(id); }
+
+std::vector<JobRecord> JobService::list(const std::string& client, int offset, int limit) const {
+  return store_->list(client, offset, limit);
+}
+
+int JobService::count(const std::string& client) const { return store_->count(client); }
+
+std::optional<JobRecord> JobService::wait_final(const std::string& id, std::chrono::milliseconds timeout) const {
+  auto deadline = std::chrono::steady_clock::now() + timeout;
+  for (;;) {
+    auto job = store_->get(id);
+    if (!job || is_final(job->state)) return job;
+    if (stopping_ || !accepting_ || std::chrono::steady_clock::now() >= deadline) return job;
+    std::unique_lock lock(mutex_);
+    // Re-check under the lock is not needed: the short slice bounds a missed wake-up.
+    changed_.wait_until(lock, std::min(deadline, std::chrono::steady_clock::now() + 250ms));
+  }
+}
+
+JobRecord JobService::cancel(const std::string& id) {
+  auto job = store_->get(id);
+  if (!job) throw Error(ErrorCode::not_found, "No job with id " + id + ".");
+  if (is_final(job->state)) return *job;
+  if (queue_.remove(id)) {
+    job->state = JobState::canceled;
+    job->error_code = "canceled";
+    job->error_message = "Canceled before it started.";
+    job->finished_ms = now_ms();
+    finish(*job);
+    return *job;
+  }
+  {
+    std::lock_guard lock(mutex_);
+    if (auto it = running_.find(id); it != running_.end()) it->second.token->cancel();
+  }
+  // The engine checks once per frame; give it a moment so the answer shows the result.
+  auto after = wait_final(id, 10s);
+  return after ? *after : *job;
+}
+
+void JobService::remove(const std::string& id) {
+  auto job = store_->get(id);
+  if (!job) throw Error(ErrorCode::not_found, "No job with id " + id + ".");
+  if (!is_final(job->state)) {
+    cancel(id);
+    job = store_->get(id);
+    if (!job) return;
+  }
+  store_->remove(id);
+  events_.forget(id);
+  if (!job->output_file.empty() && store_->count_output_refs(job->output_file) == 0) {
+    std::error_code ec;
+    fs::remove(outputs_dir_ / job->output_file, ec);
+  }
+  delete_upload(job->image_file);
+  delete_upload(job->audio_file);
+  log::info("job deleted", {{"job_id", id}});
+}
+
+EventBatch JobService::events(const std::string& id, std::uint64_t after, std::chrono::milliseconds timeout) {
+  if (!events_.has(id)) {
+    auto job = store_->get(id);
+    if (!job) throw Error(ErrorCode::not_found, "No job with id " + id + ".");
+    std::vector<std::pair<std::string, nlohmann::json>> summary{{"status", status_event(*job)}};
+    if (is_final(job->state)) summary.emplace_back(final_event_type(*job), final_event(*job));
+    events_.seed(id, summary, is_final(job->state));
+  }
+  return events_.wait(id, after, timeout);
+}
+
+void JobService::begin_shutdown() {
+  accepting_ = false;
+  events_.close();
+  changed_.notify_all();
+}
+
+void JobService::stop(std::chrono::seconds grace) {
+  if (stopping_.exchange(true)) return;
+  begin_shutdown();
+  queue_.close();
+  auto deadline = std::chrono::steady_clock::now() + grace;
+  {
+    std::unique_lock lock(mutex_);
+    changed_.wait_until(lock, deadline, [&] { return running_.empty(); });
+    for (auto& [id, run] : running_) {
+      run.requeue = true;
+      run.token->cancel();
+    }
+  }
+  changed_.notify_all();
+  for (auto& t : workers_) t.join();
+  workers_.clear();
+  { std::lock_guard wake(janitor_mutex_); }  // no lost wake-up between its check and its wait
+  janitor_wake_.notify_all();
+  if (janitor_.joinable()) janitor_.join();
+}
+
+bool JobService::ready(std::string* why) const {
+  auto say = [&](const char* reason) {
+    if (why) *why = reason;
+    return false;
+  };
+  if (!accepting_) return say("not accepting jobs (starting or shutting down)");
+  if (engines_.empty()) return say("no engine");
+  fs::path probe = tmp_dir_ / (".ready-" + new_uuid());
+  {
+    std::ofstream f(probe);
+    if (!f || !(f << "ok")) return say("storage not writable");
+  }
+  std::error_code ec;
+  fs::remove(probe, ec);
+  try {
+    store_->count_by_state();
+  } catch (const std::exception&) {
+    return say("job store unavailable");
+  }
+  return true;
+}
+
+ServiceMetrics JobService::metrics() const {
+  ServiceMetrics m;
+  m.jobs_by_state = store_->count_by_state();
+  m.queue_depth = queue_.size();
+  m.queue_capacity = queue_.capacity();
+  {
+    std::lock_guard lock(mutex_);
+    m.running = static_cast<int>(running_.size());
+  }
+  m.cache_hits = cache_hits_;
+  m.cache_misses = cache_misses_;
+  m.joined = joined_;
+  m.job_seconds = job_seconds_.snapshot();
+  std::lock_guard lock(stage_mutex_);
+  for (const auto& [stage, h] : stage_seconds_) m.stage_seconds[stage] = h->snapshot();
+  return m;
+}
+
+void JobService::worker_loop(int index) {
+  std::map<std::string, std::unique_ptr<engine::Engine>> engines;  // owned by this thread
+  log::info("worker started", {{"worker", index}});
+  while (!stopping_) {
+    auto id = queue_.pop(1s);
+    if (!id) continue;
+    try {
+      run_job(*id, engines);
+    } catch (const std::exception& e) {
+      log::error("worker error", {{"worker", index}, {"job_id", *id}, {"error", e.what()}});
+    }
+  }
+}
+
+void JobService::run_job(const std::string& id, std::map<std::string, std::unique_ptr<engine::Engine>>& engines) {
+  auto loaded = store_->get(id);
+  if (!loaded || loaded->state != JobState::queued) return;  // canceled or deleted meanwhile
+  JobRecord job = *loaded;
+  auto token = std::make_shared<engine::CancelToken>();
+  {
+    std::lock_guard lock(mutex_);
+    if (stopping_) return;  // stays queued for the next start
+    running_[id] = {token, false};
+  }
+  job.state = JobState::running;
+  job.attempts += 1;
+  job.started_ms = now_ms();
+  job.stage = "load";
+  store_->update(job);
+  events_.append(id, "status", status_event(job));
+
+  fs::path tmp_output = tmp_dir_ / (id + ".mp4");
+  double cpu_before = cpu_seconds();
+  auto started = std::chrono::steady_clock::now();
+  std::string last_stage;
+  double last_fraction = -1;
+  auto last_write = started;
+
+  auto progress = [&](const std::string& stage, double fraction) {
+    auto now = std::chrono::steady_clock::now();
+    if (stage == last_stage && fraction < 1.0 && fraction - last_fraction < 0.01 && now - last_write < 500ms) return;
+    last_stage = stage;
+    last_fraction = fraction;
+    last_write = now;
+    double elapsed = std::chrono::duration<double>(now - started).count();
+    nlohmann::json data = {{"job_id", id}, {"stage", stage}, {"fraction", fraction}, {"elapsed_s", elapsed}};
+    if (fraction > 0.02) data["eta_s"] = elapsed * (1.0 - fraction) / fraction;
+    store_->update_progress(id, stage, fraction);
+    events_.append(id, "progress", data);
+  };
+
+  bool requeue = false;
+  try {
+    engine::JobInput input;
+    input.image = uploads_dir_ / job.image_file;
+    input.audio = uploads_dir_ / job.audio_file;
+    input.output = tmp_output;
+    input.params = params_from_json(job.params, config_.limits.max_audio_seconds);
+    input.limits = config_.limits;
+    auto& engine = engines[job.engine];
+    if (!engine) engine = engine::make_engine(job.engine);
+    engine::EngineResult result = engine->generate(input, progress, *token);
+
+    std::string output_name = id + ".mp4";
+    fs::rename(tmp_output, outputs_dir_ / output_name);
+    job.state = JobState::succeeded;
+    job.output_file = output_name;
+    job.params = result.params.to_json();
+    job.result = result.to_json();
+    job.result["output_path"] = fs::absolute(outputs_dir_ / output_name).string();
+    job.result["cached"] = false;
+    job.progress = 1;
+    job.stage = "done";
+    for (const auto& [stage, seconds] : result.stage_seconds) {
+      std::lock_guard lock(stage_mutex_);
+      auto& h = stage_seconds_[stage];
+      if (!h) h = std::make_unique<Histogram>(std::vector<double>{0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 60, 300});
+      h->observe(seconds);
+    }
+  } catch (const Error& e) {
+    {
+      std::lock_guard lock(mutex_);
+      requeue = running_[id].requeue;
+    }
+    if (e.code() == ErrorCode::canceled) {
+      job.state = JobState::canceled;
+      job.error_code = "canceled";
+      job.error_message = "Canceled while running.";
+    } else {
+      job.state = JobState::failed;
+      job.error_code = std::string(e.code_name());
+      job.error_message = e.message();
+      job.error_field = e.field();
+    }
+  } catch (const std::exception& e) {
+    job.state = JobState::failed;
+    job.error_code = "engine_failed";
+    job.error_message = std::string("The engine failed: ") + e.what();
+  }
+  std::error_code ec;
+  fs::remove(tmp_output, ec);  // partial output of a failed or canceled run
+
+  double run_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+  if (requeue) {
+    // Shutdown stopped it: back to queued, this attempt does not count.
+    job.state = JobState::queued;
+    job.attempts -= 1;
+    job.stage.clear();
+    job.progress = 0;
+    job.error_code.clear();
+    job.error_message.clear();
+    job.error_field.clear();
+    job.started_ms = 0;
+    store_->update(job);
+    log::info("job requeued for shutdown", {{"job_id", id}});
+  } else {
+    job.finished_ms = now_ms();
+    job_seconds_.observe(run_s);
+    if (!finish(job)) {
+      // Deleted while it ran: nothing refers to its video or its uploads any more.
+      if (!job.output_file.empty()) fs::remove(outputs_dir_ / job.output_file, ec);
+      delete_upload(job.image_file);
+      delete_upload(job.audio_file);
+    }
+    log::info("job finished",
+              {{"job_id", id}, {"request_id", job.request_id}, {"status", state_name(job.state)},
+               {"params", job.params}, {"run_s", run_s}, {"cpu_s", cpu_seconds() - cpu_before},
+               {"peak_rss_kb", peak_rss_kb()}, {"result", job.result},
+               {"error", job.error_code.empty() ? nlohmann::json(nullptr)
+                                                : nlohmann::json{{"code", job.error_code}, {"message", job.error_message}}}});
+  }
+  {
+    std::lock_guard lock(mutex_);
+    running_.erase(id);
+  }
+  changed_.notify_all();
+}
+
+bool JobService::finish(JobRecord& job) {
+  if (!store_->update(job)) return false;  // deleted meanwhile
+  events_.append(job.id, final_event_type(job), final_event(job), true);
+  delete_upload(job.image_file);
+  delete_upload(job.audio_file);
+  changed_.notify_all();
+  return true;
+}
+
+void JobService::delete_upload(const std::string& name) {
+  if (name.empty() || name.find('/') != std::string::npos || store_->upload_in_use(name)) return;
+  std::error_code ec;
+  fs::remove(uploads_dir_ / name, ec);
+}
+
+void JobService::sweep() {
+  auto now = now_ms();
+  auto retention_ms = std::chrono::duration_cast<std::chrono::milliseconds>(config_.retention).count();
+  int expired = 0, uploads = 0;
+  for (JobRecord job : store_->outputs_finished_before(now - retention_ms)) {
+    job.output_expired = true;
+    store_->update(job);
+    if (store_->count_output_refs(job.output_file) == 0) {
+      std::error_code ec;
+      fs::remove(outputs_dir_ / job.output_file, ec);
+    }
+    ++expired;
+  }
+  auto orphan_age = config_.upload_orphan_age;
+  std::error_code ec;
+  for (const auto& entry : fs::directory_iterator(uploads_dir_, ec)) {
+    std::error_code e2;
+    auto mtime = fs::last_write_time(entry.path(), e2);
+    if (e2 || fs::file_time_type::clock::now() - mtime < orphan_age) continue;
+    std::string name = entry.path().filename().string();
+    if (!store_->upload_in_use(name)) {
+      fs::remove(entry.path(), e2);
+      ++uploads;
+    }
+  }
+  events_.prune(std::chrono::seconds(600));
+  if (expired || uploads) log::info("janitor sweep", {{"outputs_expired", expired}, {"uploads_deleted", uploads}});
+}
+
+void JobService::janitor_loop() {
+  while (!stopping_) {
+    {
+      std::unique_lock lock(janitor_mutex_);
+      janitor_wake_.wait_for(lock, config_.janitor_interval, [&] { return stopping_.load(); });
+    }
+    if (stopping_) break;
+    try {
+      sweep();
+    } catch (const std::exception& e) {
+      log::error("janitor sweep failed", {{"error", e.what()}});
+    }
+  }
+}
+
+}  // namespace sonic::jobs

@@ -1,0 +1,182 @@
+// JobService: the one object the HTTP layer talks to about jobs. It owns the store, the
+// fair queue, the event logs, the engine workers and the janitor (DESIGN §7).
+//
+// Life of a job: submit() computes the cache key and either answers from the result cache
+// (a new succeeded job sharing the earlier output, `cached: true`), joins an identical job
+// that is queued or running (in-flight dedup), or inserts a queued row and pushes its id
+// on the FairQueue. A worker pops the id, marks it running (attempts + 1) and runs
+// engine->generate() on its own thread, writing into data/tmp/; on success the MP4 is
+// renamed into outputs/ (a crash never leaves half a video under a real name), then the
+// row becomes succeeded/failed/canceled and the uploads are deleted.
+//
+// Restart recovery (start()): queued jobs are queued again; running jobs with one attempt
+// are retried once, with two they fail as `interrupted`; data/tmp/ is emptied.
+//
+// Threads: public methods are called from HTTP threads; each worker thread owns its
+// engine instances; the janitor thread sweeps files. stop() joins them all.
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <filesystem>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "engine/engine.h"
+#include "jobs/fair_queue.h"
+#include "jobs/histogram.h"
+#include "jobs/job.h"
+#include "jobs/job_events.h"
+#include "jobs/job_store.h"
+
+namespace sonic::jobs {
+
+struct ServiceConfig {
+  std::filesystem::path data_dir = "data";
+  int workers = 1;
+  std::size_t queue_capacity = 64;
+  std::string default_engine;  // empty = the binary's default engine
+  media::MediaLimits limits;
+  std::chrono::seconds retention{72 * 3600};
+  std::chrono::seconds janitor_interval{60};
+  std::chrono::seconds upload_orphan_age{3600};
+  bool cache = true;
+};
+
+// A validated request whose files are already stored in uploads/.
+struct JobSpec {
+  std::string client;
+  std::string request_id;
+  engine::GenerationParams params;
+  std::string image_file;  // name in uploads/
+  std::string audio_file;
+  std::string image_sha256;
+  std::string audio_sha256;
+};
+
+struct SubmitOutcome {
+  JobRecord job;
+  bool cached = false;  // answered from the result cache
+  bool joined = false;  // joined an identical job already queued or running
+};
+
+struct EngineInfo {
+  std::string name;
+  std::string version;
+  std::string description;
+  bool is_default = false;
+};
+
+struct ServiceMetrics {
+  std::map<JobState, int> jobs_by_state;
+  std::size_t queue_depth = 0;
+  std::size_t queue_capacity = 0;
+  int running = 0;
+  std::uint64_t cache_hits = 0;
+  std::uint64_t cache_misses = 0;
+  std::uint64_t joined = 0;
+  Histogram::Snapshot job_seconds;
+  std::map<std::string, Histogram::Snapshot> stage_seconds;
+};
+
+class JobService {
+ public:
+  explicit JobService(ServiceConfig config);
+  ~JobService();  // stop(0s) if still running
+  JobService(const JobService&) = delete;
+  JobService& operator=(const JobService&) = delete;
+
+  // Recovery, then the workers and the janitor. Throws Error(internal) when the data dir
+  // cannot be prepared.
+  void start();
+
+  // Throws Error: invalid_param (unknown engine), queue_full, shutting_down.
+  SubmitOutcome submit(JobSpec spec);
+  // The result-cache answer for `spec` if there is one (a new succeeded job sharing the
+  // earlier video), else nullopt. Needs only the hashes, so the HTTP layer asks before
+  // probing the files again: identical bytes were probed when the first job ran. Does not
+  // touch spec's files. Same errors as submit().
+  std::optional<SubmitOutcome> submit_if_cached(JobSpec spec);
+  std::optional<JobRecord> get(const std::string& id) const;
+  std::vector<JobRecord> list(const std::string& client, int offset, int limit) const;
+  int count(const std::string& client) const;
+  // Waits until the job is final or `timeout` passes (or shutdown begins); returns the
+  // latest record, nullopt when the job does not exist.
+  std::optional<JobRecord> wait_final(const std::string& id, std::chrono::milliseconds timeout) const;
+  // Cancels a queued or running job (a running one stops within one frame). Returns the
+  // record afterwards; Error(not_found). A finished job is returned unchanged.
+  JobRecord cancel(const std::string& id);
+  // Deletes the job, its uploads and (when no other job shares it) its output.
+  void remove(const std::string& id);
+  // Events after `after`; seeds a summary log for jobs this process has no log for.
+  // Error(not_found) when the job does not exist.
+  EventBatch events(const std::string& id, std::uint64_t after, std::chrono::milliseconds timeout);
+
+  // Stops accepting jobs and wakes every waiter and event stream.
+  void begin_shutdown();
+  // begin_shutdown(), then lets running jobs finish for up to `grace`; jobs still running
+  // after that are stopped and put back in the queue (they run after the next start).
+  void stop(std::chrono::seconds grace);
+  bool accepting() const { return accepting_.load(); }
+  // Engine loaded, storage writable, queue reachable.
+  bool ready(std::string* why) const;
+
+  std::vector<EngineInfo> engines() const { return engines_; }
+  ServiceMetrics metrics() const;
+  std::size_t queue_capacity() const { return queue_.capacity(); }
+  const std::filesystem::path& uploads_dir() const { return uploads_dir_; }
+  const std::filesystem::path& outputs_dir() const { return outputs_dir_; }
+  const ServiceConfig& config() const { return config_; }
+  // Runs one janitor sweep now (also used by tests through the janitor interval).
+  void sweep();
+
+ private:
+  struct Running {
+    std::shared_ptr<engine::CancelToken> token;
+    bool requeue = false;  // stopped by shutdown: back to queued, not canceled
+  };
+
+  void recover();
+  void worker_loop(int index);
+  void run_job(const std::string& id, std::map<std::string, std::unique_ptr<engine::Engine>>& engines);
+  // Writes a final row, emits the final event, frees uploads; false when the job is gone.
+  bool finish(JobRecord& job);
+  void janitor_loop();
+  void delete_upload(const std::string& name);
+  std::string engine_version(const std::string& name) const;
+  JobRecord prepare(JobSpec& spec) const;       // validates the engine, computes the cache key
+  bool answer_from_cache(JobRecord& job);       // with mutex_ held
+
+  ServiceConfig config_;
+  std::filesystem::path uploads_dir_, outputs_dir_, tmp_dir_;
+  std::unique_ptr<JobStore> store_;
+  FairQueue queue_;
+  mutable JobEvents events_;
+  std::vector<EngineInfo> engines_;
+  std::string default_engine_;
+
+  std::atomic<bool> accepting_{false};
+  std::atomic<bool> stopping_{false};
+  std::atomic<std::uint64_t> cache_hits_{0}, cache_misses_{0}, joined_{0};
+
+  mutable std::mutex mutex_;                // guards running_ and submission ordering
+  mutable std::condition_variable changed_; // any job became final / shutdown
+  std::map<std::string, Running> running_;
+
+  Histogram job_seconds_;
+  mutable std::mutex stage_mutex_;
+  std::map<std::string, std::unique_ptr<Histogram>> stage_seconds_;
+
+  std::vector<std::thread> workers_;  // owned; joined in stop()
+  std::thread janitor_;               // owned; joined in stop()
+  std::mutex janitor_mutex_;
+  std::condition_variable janitor_wake_;
+};
+
+}  // namespace sonic::jobs

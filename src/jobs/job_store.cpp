@@ -1,0 +1,358 @@
+// JobStore on SQLite (see job_store.h for the design). Every statement is an RAII
+// object; every SQLite error becomes Error(internal) with SQLite's own message.
+#include "jobs/job_store.h"
+
+#include <sqlite3.h>
+
+#include <chrono>
+#include <cstdio>
+#include <random>
+#include <variant>
+
+#include "util/error.h"
+
+namespace sonic::jobs {
+namespace {
+
+using Value = std::variant<std::string, std::int64_t, double>;
+
+[[noreturn]] void fail(sqlite3* db, const std::string& what) {
+  throw Error(ErrorCode::internal, "job store: " + what + ": " + (db ? sqlite3_errmsg(db) : "no database"));
+}
+
+constexpr const char* kColumns =
+    "id, client, request_id, state, stage, progress, engine, params, image_file, audio_file, "
+    "output_file, cache_key, cached, output_expired, attempts, result, error_code, "
+    "error_message, error_field, created_ms, started_ms, finished_ms";
+
+}  // namespace
+
+std::string_view state_name(JobState state) {
+  switch (state) {
+    case JobState::queued: return "queued";
+    case JobState::running: return "running";
+    case JobState::succeeded: return "succeeded";
+    case JobState::failed: return "failed";
+    case JobState::canceled: return "canceled";
+  }
+  return "queued";
+}
+
+std::optional<JobState> parse_state(std::string_view name) {
+  for (JobState s : {JobState::queued, JobState::running, JobState::succeeded, JobState::failed,
+                     JobState::canceled}) {
+    if (state_name(s) == name) return s;
+  }
+  return std::nullopt;
+}
+
+std::int64_t now_ms() {
+  using namespace std::chrono;
+  return duration_cast<milliseconds>(system_clock::now().time_since_epoch()).count();
+}
+
+std::string new_uuid() {
+  thread_local std::mt19937_64 rng{[] {
+    std::random_device rd;
+    return (static_cast<std::uint64_t>(rd()) << 32) ^ rd();
+  }()};
+  std::uint64_t a = rng(), b = rng();
+  a = (a & 0xffffffffffff0fffULL) | 0x0000000000004000ULL;  // version 4
+  b = (b & 0x3fffffffffffffffULL) | 0x8000000000000000ULL;  // RFC 4122 variant
+  char buf[37];
+  std::snprintf(buf, sizeof buf, "%08x-%04x-%04x-%04x-%012llx", static_cast<unsigned>(a >> 32),
+                static_cast<unsigned>((a >> 16) & 0xffff), static_cast<unsigned>(a & 0xffff),
+                static_cast<unsigned>(b >> 48), static_cast<unsigned long long>(b & 0xffffffffffffULL));
+  return buf;
+}
+
+bool is_uuid(std::string_view t) {
+  if (t.size() != 36) return false;
+  for (std::size_t i = 0; i < t.size(); ++i) {
+    bool dash = i == 8 || i == 13 || i == 18 || i == 23;
+    if (dash ? t[i] != '-' : !((t[i] >= '0' && t[i] <= '9') || (t[i] >= 'a' && t[i] <= 'f'))) return false;
+  }
+  return true;
+}
+
+nlohmann::json JobRecord::to_json() const {
+  nlohmann::json j = {
+      {"job_id", id},
+      {"status", state_name(state)},
+      {"stage", stage},
+      {"progress", progress},
+      {"engine", engine},
+      {"params", params},
+      {"cached", cached},
+      {"attempts", attempts},
+      {"created_at_ms", created_ms},
+  };
+  if (started_ms) j["started_at_ms"] = started_ms;
+  if (finished_ms) j["finished_at_ms"] = finished_ms;
+  if (started_ms && finished_ms) j["run_seconds"] = static_cast<double>(finished_ms - started_ms) / 1000.0;
+  if (started_ms) j["queue_seconds"] = static_cast<double>(started_ms - created_ms) / 1000.0;
+  if (!result.is_null()) j["result"] = result;
+  if (!output_file.empty()) {
+    j["output_file"] = output_file;
+    j["output_expired"] = output_expired;
+  }
+  if (!error_code.empty()) {
+    nlohmann::json e = {{"code", error_code}, {"message", error_message}};
+    if (!error_field.empty()) e["field"] = error_field;
+    j["error"] = e;
+  }
+  return j;
+}
+
+// One prepared statement, finalized when it goes out of scope.
+struct JobStore::Statement {
+  sqlite3* db;
+  sqlite3_stmt* stmt = nullptr;
+  Statement(sqlite3* d, const std::string& sql) : db(d) {
+    if (sqlite3_prepare_v2(db, sql.c_str(), static_cast<int>(sql.size()), &stmt, nullptr) != SQLITE_OK)
+      fail(db, "prepare '" + sql + "'");
+  }
+  ~Statement() { sqlite3_finalize(stmt); }
+  Statement(const Statement&) = delete;
+  Statement& operator=(const Statement&) = delete;
+
+  void bind(const std::vector<Value>& values) {
+    int i = 1;
+    for (const Value& v : values) {
+      int rc = SQLITE_OK;
+      if (auto* s = std::get_if<std::string>(&v))
+        rc = sqlite3_bind_text(stmt, i, s->data(), static_cast<int>(s->size()), SQLITE_TRANSIENT);
+      else if (auto* n = std::get_if<std::int64_t>(&v))
+        rc = sqlite3_bind_int64(stmt, i, *n);
+      else
+        rc = sqlite3_bind_double(stmt, i, std::get<double>(v));
+      if (rc != SQLITE_OK) fail(db, "bind");
+      ++i;
+    }
+  }
+  bool step() {
+    int rc = sqlite3_step(stmt);
+    if (rc == SQLITE_ROW) return true;
+    if (rc == SQLITE_DONE) return false;
+    fail(db, "step");
+  }
+  std::string text(int col) const {
+    auto* p = reinterpret_cast<const char*>(sqlite3_column_text(stmt, col));
+    return p ? std::string(p, static_cast<size_t>(sqlite3_column_bytes(stmt, col))) : std::string();
+  }
+  std::int64_t integer(int col) const { return sqlite3_column_int64(stmt, col); }
+  double real(int col) const { return sqlite3_column_double(stmt, col); }
+};
+
+namespace {
+
+nlohmann::json parse_or_null(const std::string& text) {
+  if (text.empty()) return nullptr;
+  return nlohmann::json::parse(text, nullptr, false);
+}
+
+std::vector<Value> row_values(const JobRecord& j) {
+  return {j.id,
+          j.client,
+          j.request_id,
+          std::string(state_name(j.state)),
+          j.stage,
+          j.progress,
+          j.engine,
+          j.params.dump(),
+          j.image_file,
+          j.audio_file,
+          j.output_file,
+          j.cache_key,
+          std::int64_t{j.cached ? 1 : 0},
+          std::int64_t{j.output_expired ? 1 : 0},
+          std::int64_t{j.attempts},
+          j.result.is_null() ? std::string() : j.result.dump(),
+          j.error_code,
+          j.error_message,
+          j.error_field,
+          j.created_ms,
+          j.started_ms,
+          j.finished_ms};
+}
+
+}  // namespace
+
+JobStore::JobStore(const std::filesystem::path& db_path) {
+  if (sqlite3_open_v2(db_path.c_str(), &db_, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_FULLMUTEX,
+                      nullptr) != SQLITE_OK) {
+    std::string msg = db_ ? sqlite3_errmsg(db_) : "out of memory";
+    sqlite3_close(db_);
+    db_ = nullptr;
+    throw Error(ErrorCode::internal, "cannot open the job database " + db_path.string() + ": " + msg);
+  }
+  sqlite3_busy_timeout(db_, 5000);
+  exec("PRAGMA journal_mode=WAL");
+  exec("PRAGMA synchronous=NORMAL");
+  exec(
+      "CREATE TABLE IF NOT EXISTS jobs ("
+      " id TEXT PRIMARY KEY, client TEXT NOT NULL, request_id TEXT NOT NULL, state TEXT NOT NULL,"
+      " stage TEXT NOT NULL, progress REAL NOT NULL, engine TEXT NOT NULL, params TEXT NOT NULL,"
+      " image_file TEXT NOT NULL, audio_file TEXT NOT NULL, output_file TEXT NOT NULL,"
+      " cache_key TEXT NOT NULL, cached INTEGER NOT NULL, output_expired INTEGER NOT NULL,"
+      " attempts INTEGER NOT NULL, result TEXT NOT NULL, error_code TEXT NOT NULL,"
+      " error_message TEXT NOT NULL, error_field TEXT NOT NULL, created_ms INTEGER NOT NULL,"
+      " started_ms INTEGER NOT NULL, finished_ms INTEGER NOT NULL)");
+  exec("CREATE INDEX IF NOT EXISTS jobs_state ON jobs(state, created_ms)");
+  exec("CREATE INDEX IF NOT EXISTS jobs_cache_key ON jobs(cache_key)");
+  exec("CREATE INDEX IF NOT EXISTS jobs_client ON jobs(client, created_ms)");
+}
+
+JobStore::~JobStore() { sqlite3_close(db_); }
+
+void JobStore::exec(const std::string& sql) const {
+  char* err = nullptr;
+  if (sqlite3_exec(db_, sql.c_str(), nullptr, nullptr, &err) != SQLITE_OK) {
+    std::string msg = err ? err : "unknown";
+    sqlite3_free(err);
+    throw Error(ErrorCode::internal, "job store: " + sql + ": " + msg);
+  }
+}
+
+void JobStore::insert(const JobRecord& job) {
+  std::lock_guard lock(mutex_);
+  Statement st(db_, std::string("INSERT INTO jobs (") + kColumns +
+                        ") VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)");
+  st.bind(row_values(job));
+  st.step();
+}
+
+bool JobStore::update(const JobRecord& job) {
+  std::lock_guard lock(mutex_);
+  Statement st(db_,
+               "UPDATE jobs SET client=?2, request_id=?3, state=?4, stage=?5, progress=?6, engine=?7,"
+               " params=?8, image_file=?9, audio_file=?10, output_file=?11, cache_key=?12, cached=?13,"
+               " output_expired=?14, attempts=?15, result=?16, error_code=?17, error_message=?18,"
+               " error_field=?19, created_ms=?20, started_ms=?21, finished_ms=?22 WHERE id=?1");
+  st.bind(row_values(job));
+  st.step();
+  return sqlite3_changes(db_) > 0;
+}
+
+void JobStore::update_progress(const std::string& id, const std::string& stage, double progress) {
+  std::lock_guard lock(mutex_);
+  Statement st(db_, "UPDATE jobs SET stage=?, progress=? WHERE id=? AND state='running'");
+  st.bind({stage, progress, id});
+  st.step();
+}
+
+std::vector<JobRecord> JobStore::query(const std::string& where, const std::vector<std::string>& args) const {
+  std::lock_guard lock(mutex_);
+  Statement st(db_, std::string("SELECT ") + kColumns + " FROM jobs " + where);
+  std::vector<Value> values(args.begin(), args.end());
+  st.bind(values);
+  std::vector<JobRecord> out;
+  while (st.step()) {
+    JobRecord j;
+    j.id = st.text(0);
+    j.client = st.text(1);
+    j.request_id = st.text(2);
+    j.state = parse_state(st.text(3)).value_or(JobState::failed);
+    j.stage = st.text(4);
+    j.progress = st.real(5);
+    j.engine = st.text(6);
+    j.params = parse_or_null(st.text(7));
+    j.image_file = st.text(8);
+    j.audio_file = st.text(9);
+    j.output_file = st.text(10);
+    j.cache_key = st.text(11);
+    j.cached = st.integer(12) != 0;
+    j.output_expired = st.integer(13) != 0;
+    j.attempts = static_cast<int>(st.integer(14));
+    j.result = parse_or_null(st.text(15));
+    j.error_code = st.text(16);
+    j.error_message = st.text(17);
+    j.error_field = st.text(18);
+    j.created_ms = st.integer(19);
+    j.started_ms = st.integer(20);
+    j.finished_ms = st.integer(21);
+    out.push_back(std::move(j));
+  }
+  return out;
+}
+
+std::optional<JobRecord> JobStore::get(const std::string& id) const {
+  auto rows = query("WHERE id=?", {id});
+  if (rows.empty()) return std::nullopt;
+  return std::move(rows.front());
+}
+
+bool JobStore::remove(const std::string& id) {
+  std::lock_guard lock(mutex_);
+  Statement st(db_, "DELETE FROM jobs WHERE id=?");
+  st.bind({id});
+  st.step();
+  return sqlite3_changes(db_) > 0;
+}
+
+std::vector<JobRecord> JobStore::list(const std::string& client, int offset, int limit) const {
+  std::string lim = " LIMIT " + std::to_string(limit) + " OFFSET " + std::to_string(offset);
+  if (client.empty()) return query("ORDER BY created_ms DESC, id" + lim, {});
+  return query("WHERE client=? ORDER BY created_ms DESC, id" + lim, {client});
+}
+
+int JobStore::count(const std::string& client) const {
+  std::lock_guard lock(mutex_);
+  Statement st(db_, client.empty() ? "SELECT COUNT(*) FROM jobs" : "SELECT COUNT(*) FROM jobs WHERE client=?");
+  if (!client.empty()) st.bind({client});
+  return st.step() ? static_cast<int>(st.integer(0)) : 0;
+}
+
+std::vector<JobRecord> JobStore::list_in_state(JobState state) const {
+  return query("WHERE state=? ORDER BY created_ms, id", {std::string(state_name(state))});
+}
+
+std::map<JobState, int> JobStore::count_by_state() const {
+  std::lock_guard lock(mutex_);
+  Statement st(db_, "SELECT state, COUNT(*) FROM jobs GROUP BY state");
+  std::map<JobState, int> out;
+  for (JobState s : {JobState::queued, JobState::running, JobState::succeeded, JobState::failed,
+                     JobState::canceled})
+    out[s] = 0;
+  while (st.step()) {
+    if (auto s = parse_state(st.text(0))) out[*s] = static_cast<int>(st.integer(1));
+  }
+  return out;
+}
+
+std::optional<JobRecord> JobStore::find_succeeded(const std::string& cache_key) const {
+  auto rows = query(
+      "WHERE cache_key=? AND state='succeeded' AND output_expired=0 AND output_file<>''"
+      " ORDER BY finished_ms DESC LIMIT 1",
+      {cache_key});
+  if (rows.empty()) return std::nullopt;
+  return std::move(rows.front());
+}
+
+std::optional<JobRecord> JobStore::find_in_flight(const std::string& cache_key) const {
+  auto rows = query("WHERE cache_key=? AND state IN ('queued','running') ORDER BY created_ms LIMIT 1", {cache_key});
+  if (rows.empty()) return std::nullopt;
+  return std::move(rows.front());
+}
+
+int JobStore::count_output_refs(const std::string& output_file) const {
+  std::lock_guard lock(mutex_);
+  Statement st(db_, "SELECT COUNT(*) FROM jobs WHERE output_file=? AND output_expired=0");
+  st.bind({output_file});
+  return st.step() ? static_cast<int>(st.integer(0)) : 0;
+}
+
+bool JobStore::upload_in_use(const std::string& upload_file) const {
+  std::lock_guard lock(mutex_);
+  Statement st(db_,
+               "SELECT COUNT(*) FROM jobs WHERE state IN ('queued','running') AND (image_file=?1 OR audio_file=?1)");
+  st.bind({upload_file});
+  return st.step() && st.integer(0) > 0;
+}
+
+std::vector<JobRecord> JobStore::outputs_finished_before(std::int64_t before_ms) const {
+  return query("WHERE output_file<>'' AND output_expired=0 AND finished_ms>0 AND finished_ms<?",
+               {std::to_string(before_ms)});
+}
+
+}  // namespace sonic::jobs

@@ -1,0 +1,128 @@
+// Unit: JobStore against a real SQLite file in a temporary folder — round trips, WAL
+// mode, persistence across reopening, listing, the cache and dedup lookups.
+#include <gtest/gtest.h>
+#include <sqlite3.h>
+
+#include "jobs/job_store.h"
+#include "jobs/sha256.h"
+#include "support/test_media.h"
+
+namespace sonic::jobs {
+namespace {
+
+JobRecord make_job(const std::string& client, std::int64_t created, const std::string& key = "k") {
+  JobRecord j;
+  j.id = new_uuid();
+  j.client = client;
+  j.request_id = "req";
+  j.engine = "classic";
+  j.params = {{"fps", 25}, {"seed", 1}};
+  j.image_file = j.id + "-image.png";
+  j.audio_file = j.id + "-audio.wav";
+  j.cache_key = key;
+  j.created_ms = created;
+  return j;
+}
+
+TEST(JobStore, RoundTripAndUpdate) {
+  test::TempDir dir;
+  JobStore store(dir / "jobs.db");
+  JobRecord j = make_job("a", 1000);
+  store.insert(j);
+  auto got = store.get(j.id);
+  ASSERT_TRUE(got);
+  EXPECT_EQ(got->client, "a");
+  EXPECT_EQ(got->state, JobState::queued);
+  EXPECT_EQ(got->params, j.params);
+  EXPECT_TRUE(got->result.is_null());
+
+  j.state = JobState::succeeded;
+  j.output_file = j.id + ".mp4";
+  j.result = {{"frames", 25}};
+  j.attempts = 1;
+  j.finished_ms = 2000;
+  EXPECT_TRUE(store.update(j));
+  got = store.get(j.id);
+  EXPECT_EQ(got->state, JobState::succeeded);
+  EXPECT_EQ(got->result["frames"], 25);
+  EXPECT_EQ(got->attempts, 1);
+  EXPECT_EQ(got->to_json()["status"], "succeeded");
+
+  EXPECT_TRUE(store.remove(j.id));
+  EXPECT_FALSE(store.get(j.id));
+  EXPECT_FALSE(store.update(j));
+}
+
+TEST(JobStore, IsWalAndSurvivesReopening) {
+  test::TempDir dir;
+  std::string id;
+  {
+    JobStore store(dir / "jobs.db");
+    JobRecord j = make_job("a", 1);
+    id = j.id;
+    store.insert(j);
+  }
+  sqlite3* db = nullptr;
+  ASSERT_EQ(sqlite3_open((dir / "jobs.db").c_str(), &db), SQLITE_OK);
+  sqlite3_stmt* st = nullptr;
+  sqlite3_prepare_v2(db, "PRAGMA journal_mode", -1, &st, nullptr);
+  ASSERT_EQ(sqlite3_step(st), SQLITE_ROW);
+  EXPECT_STREQ(reinterpret_cast<const char*>(sqlite3_column_text(st, 0)), "wal");
+  sqlite3_finalize(st);
+  sqlite3_close(db);
+  JobStore again(dir / "jobs.db");
+  EXPECT_TRUE(again.get(id));
+}
+
+TEST(JobStore, ListsCountsAndLookups) {
+  test::TempDir dir;
+  JobStore store(dir / "jobs.db");
+  for (int i = 0; i < 5; ++i) store.insert(make_job("a", 100 + i, "ka" + std::to_string(i)));
+  JobRecord b = make_job("b", 50, "kb");
+  store.insert(b);
+  EXPECT_EQ(store.count("a"), 5);
+  EXPECT_EQ(store.count(""), 6);
+  auto page = store.list("a", 1, 2);
+  ASSERT_EQ(page.size(), 2u);
+  EXPECT_EQ(page[0].created_ms, 103);  // newest first, offset 1
+  EXPECT_EQ(page[1].created_ms, 102);
+  auto queued = store.list_in_state(JobState::queued);
+  ASSERT_EQ(queued.size(), 6u);
+  EXPECT_EQ(queued[0].id, b.id);  // oldest first
+  EXPECT_EQ(store.count_by_state()[JobState::queued], 6);
+
+  EXPECT_TRUE(store.find_in_flight("kb"));
+  EXPECT_FALSE(store.find_succeeded("kb"));
+  EXPECT_TRUE(store.upload_in_use(b.image_file));
+  b.state = JobState::succeeded;
+  b.output_file = b.id + ".mp4";
+  b.finished_ms = 60;
+  store.update(b);
+  EXPECT_FALSE(store.find_in_flight("kb"));
+  ASSERT_TRUE(store.find_succeeded("kb"));
+  EXPECT_FALSE(store.upload_in_use(b.image_file));
+  EXPECT_EQ(store.count_output_refs(b.output_file), 1);
+  EXPECT_EQ(store.outputs_finished_before(61).size(), 1u);
+  EXPECT_EQ(store.outputs_finished_before(60).size(), 0u);
+}
+
+TEST(JobIds, UuidShape) {
+  std::string id = new_uuid();
+  EXPECT_TRUE(is_uuid(id)) << id;
+  EXPECT_EQ(id[14], '4');
+  EXPECT_NE(new_uuid(), id);
+  EXPECT_FALSE(is_uuid("../../etc/passwd"));
+  EXPECT_FALSE(is_uuid(id.substr(1) + "/"));
+}
+
+TEST(Sha256, KnownVectors) {
+  EXPECT_EQ(sha256_hex("abc"), "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+  EXPECT_EQ(sha256_hex(""), "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
+  Sha256 h;
+  h.update("a");
+  h.update("bc");
+  EXPECT_EQ(h.hex(), sha256_hex("abc"));
+}
+
+}  // namespace
+}  // namespace sonic::jobs
