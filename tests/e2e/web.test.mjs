@@ -62,7 +62,9 @@ before(async () => {
   browser = await chromium.launch({
     executablePath: process.env.SONIC_CHROMIUM || '/usr/bin/chromium',
     args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking',
-      '--disable-component-update', '--disable-sync'],
+      '--disable-component-update', '--disable-sync',
+      // A fake microphone (a beeping tone) and auto-accepted permission for the recording test.
+      '--use-fake-ui-for-media-stream', '--use-fake-device-for-media-stream'],
     // Playwright starts Chromium with a fresh temporary profile (user data dir) each launch.
   });
 });
@@ -124,6 +126,13 @@ test('happy path: preset, live progress, the video plays and downloads', async (
   assert.match(download, /portrait-talking-.*\.mp4$/);
   assert.ok((await page.textContent('#history')).includes('succeeded'));
   await page.screenshot({ path: path.join(artifacts, 'desktop-result.png'), fullPage: true });
+
+  // The history survives a reload and re-opens the finished video.
+  await page.reload();
+  await page.waitForSelector('#history li button');
+  await page.click('#history li button');
+  await page.waitForSelector('#result-panel:not([hidden])', { timeout: 30000 });
+  assert.match(await page.getAttribute('#result-video', 'src'), /\/output\//);
   assert.deepEqual(problems, []);
   await context.close();
 });
@@ -175,6 +184,48 @@ test('cancel stops a running job', async () => {
   await page.waitForFunction(() => /Canceled/.test(document.getElementById('error-title').textContent)
       && !document.getElementById('error-panel').hidden, null, { timeout: 60000 });
   assert.equal(await page.isHidden('#result-panel'), true);
+  await context.close();
+});
+
+test('microphone: a recording becomes a WAV the page can send', async () => {
+  const { page, context } = await openPage();
+  await context.grantPermissions(['microphone'], { origin: baseUrl });
+  await page.click('#record-button');
+  await page.waitForFunction(() => /speak now/.test(document.getElementById('record-status').textContent), null, { timeout: 10000 });
+  await page.waitForTimeout(1200);
+  await page.click('#record-button');
+  await page.waitForSelector('#audio-preview:not([hidden])', { timeout: 15000 });
+  assert.match(await page.textContent('#audio-name'), /recording\.wav/);
+  const header = await page.evaluate(async () => {
+    const src = document.getElementById('audio-player').src;
+    const bytes = new Uint8Array(await (await fetch(src)).arrayBuffer());
+    return String.fromCharCode(...bytes.slice(0, 4)) + String.fromCharCode(...bytes.slice(8, 12)) + ':' + bytes.length;
+  });
+  assert.match(header, /^RIFFWAVE:\d+$/);
+  assert.ok(Number(header.split(':')[1]) > 44 + 2 * 8000, 'about a second of sound was recorded');
+  await context.close();
+});
+
+test('dark mode follows the system setting and keeps text readable', async () => {
+  const context = await browser.newContext({ viewport: { width: 1280, height: 900 }, colorScheme: 'dark' });
+  const page = await context.newPage();
+  await page.goto(baseUrl + '/');
+  await page.waitForSelector('.preset');
+  const [bg, fg] = await page.evaluate(() => {
+    const style = getComputedStyle(document.body);
+    return [style.backgroundColor, style.color];
+  });
+  const luminance = (rgb) => {
+    const [r, g, b] = rgb.match(/\d+/g).slice(0, 3).map(Number).map((c) => {
+      const v = c / 255;
+      return v <= 0.03928 ? v / 12.92 : ((v + 0.055) / 1.055) ** 2.4;
+    });
+    return 0.2126 * r + 0.7152 * g + 0.0722 * b;
+  };
+  assert.ok(luminance(bg) < 0.05, `dark background, got ${bg}`);
+  const contrast = (luminance(fg) + 0.05) / (luminance(bg) + 0.05);
+  assert.ok(contrast >= 7, `text contrast ${contrast.toFixed(1)}:1`);
+  await page.screenshot({ path: path.join(artifacts, 'desktop-dark.png'), fullPage: true });
   await context.close();
 });
 
