@@ -13,6 +13,7 @@
 #include <signal.h>
 
 #include <atomic>
+#include <cstdlib>
 #include <fstream>
 #include <functional>
 #include <iostream>
@@ -52,6 +53,16 @@ struct ServeOptions {
   std::string config_file;
   std::string port_file;
   bool no_cache = false;
+  // Access control (http/auth.h, docs/auth.md).
+  std::string auth = "none";
+  bool insecure_no_auth = false;
+  std::string jwt_secret_file;
+  std::string jwt_public_key;
+  std::string jwt_issuer;
+  std::string jwt_audience;
+  std::string jwt_admin_claim;
+  std::string url_signing_key_file;
+  int signed_url_ttl_s = 3600;
 };
 
 // Settings read from the config file for every option not given as a flag or env var.
@@ -71,7 +82,11 @@ void apply_config_file(CLI::App& cmd, ServeOptions& o) {
       {"max-image-mp", num(o.max_image_mp)}, {"engine", num(o.engine)}, {"http-threads", num(o.http_threads)},
       {"sse-keepalive-s", num(o.sse_keepalive_s)}, {"shutdown-grace-s", num(o.shutdown_grace_s)},
       {"web-dir", num(o.web_dir)}, {"log-level", num(o.log_level)}, {"log-file", num(o.log_file)},
-      {"port-file", num(o.port_file)}, {"no-cache", num(o.no_cache)}};
+      {"port-file", num(o.port_file)}, {"no-cache", num(o.no_cache)}, {"auth", num(o.auth)},
+      {"insecure-no-auth", num(o.insecure_no_auth)}, {"jwt-secret-file", num(o.jwt_secret_file)},
+      {"jwt-public-key", num(o.jwt_public_key)}, {"jwt-issuer", num(o.jwt_issuer)},
+      {"jwt-audience", num(o.jwt_audience)}, {"jwt-admin-claim", num(o.jwt_admin_claim)},
+      {"url-signing-key-file", num(o.url_signing_key_file)}, {"signed-url-ttl-s", num(o.signed_url_ttl_s)}};
   for (auto it = file.begin(); it != file.end(); ++it) {
     std::string key = it.key();
     for (char& c : key)
@@ -98,6 +113,34 @@ int run_serve(CLI::App& cmd, ServeOptions o) {
   }
   log::init(log::parse_level(o.log_level), o.log_file);
 
+  // Access control is settled before anything listens: a refusal exits 2 at once.
+  std::shared_ptr<const http::Authenticator> auth;
+  try {
+    http::AuthSettings as;
+    as.mode = o.auth;
+    if (const char* secret = std::getenv("SONIC_JWT_SECRET"); secret && o.jwt_secret_file.empty()) as.jwt_secret = secret;
+    as.jwt_secret_file = o.jwt_secret_file;
+    as.jwt_public_key_file = o.jwt_public_key;
+    as.issuer = o.jwt_issuer;
+    as.audience = o.jwt_audience;
+    as.admin_claim = o.jwt_admin_claim;
+    as.url_signing_key_file = o.url_signing_key_file;
+    as.signed_url_ttl_s = o.signed_url_ttl_s;
+    auth = std::make_shared<const http::Authenticator>(as);
+    if (!auth->enabled() && !http::is_loopback_host(o.host)) {
+      if (!o.insecure_no_auth)
+        throw Error(ErrorCode::invalid_config,
+                    "Refusing to serve " + o.host + " without authentication: anyone who can reach it would see "
+                    "every job. Use --auth jwt (docs/auth.md), bind 127.0.0.1, or pass --insecure-no-auth.",
+                    "auth");
+      log::warn("serving without authentication on a non-loopback address (--insecure-no-auth)", {{"host", o.host}});
+    }
+  } catch (const Error& e) {
+    log::error("serve refused", {{"code", e.code_name()}, {"error", e.message()}});
+    std::cerr << "error (" << e.code_name() << "): " << e.message() << "\n";
+    return 2;
+  }
+
   // Block the shutdown signals in every thread; only the signal thread receives them.
   sigset_t signals;
   sigemptyset(&signals);
@@ -117,6 +160,7 @@ int run_serve(CLI::App& cmd, ServeOptions o) {
     sc.retention = std::chrono::seconds(static_cast<std::int64_t>(o.retention_h * 3600));
     sc.janitor_interval = std::chrono::seconds(std::max(1, o.janitor_interval_s));
     sc.cache = !o.no_cache;
+    sc.isolate_clients = auth->enabled();
 
     http::HttpConfig hc;
     hc.host = o.host;
@@ -128,6 +172,7 @@ int run_serve(CLI::App& cmd, ServeOptions o) {
     hc.http_threads = o.http_threads;
     hc.web_dir = o.web_dir;
     hc.version = SONIC_VERSION;
+    hc.auth = auth;
 
     jobs::JobService service(sc);
     http::HttpServer server(hc, service);
@@ -141,7 +186,8 @@ int run_serve(CLI::App& cmd, ServeOptions o) {
       std::rename(tmp.c_str(), o.port_file.c_str());
     }
     log::info("listening", {{"url", url}, {"port", port}, {"data_dir", o.data_dir}, {"workers", sc.workers},
-                            {"queue_size", sc.queue_capacity}, {"max_upload_mb", o.max_upload_mb}});
+                            {"queue_size", sc.queue_capacity}, {"max_upload_mb", o.max_upload_mb},
+                            {"auth", auth->enabled() ? auth->algorithm() : "none"}});
     std::cout << "sonic-server listening on " << url << std::endl;
 
     std::atomic<bool> done{false};
@@ -206,6 +252,19 @@ void add_serve_command(CLI::App& app) {
   opt("--log-file", o->log_file, "SONIC_LOG_FILE", "Also write the JSON log lines to this file");
   opt("--config-file", o->config_file, "SONIC_CONFIG", "JSON file of settings (keys = flag names)");
   opt("--port-file", o->port_file, "SONIC_PORT_FILE", "Write the bound port here once ready");
+  opt("--auth", o->auth, "SONIC_AUTH", "none (loopback only) | jwt")->check(CLI::IsMember({"none", "jwt"}));
+  cmd->add_flag("--insecure-no-auth", o->insecure_no_auth, "Allow --auth none on a non-loopback address")
+      ->envname("SONIC_INSECURE_NO_AUTH");
+  opt("--jwt-secret-file", o->jwt_secret_file, "SONIC_JWT_SECRET_FILE",
+      "HS256 secret (>= 32 bytes) in a file; or the secret itself in SONIC_JWT_SECRET");
+  opt("--jwt-public-key", o->jwt_public_key, "SONIC_JWT_PUBLIC_KEY", "PEM public key: RSA -> RS256, EC P-256 -> ES256");
+  opt("--jwt-issuer", o->jwt_issuer, "SONIC_JWT_ISSUER", "Required iss claim (empty = not checked)");
+  opt("--jwt-audience", o->jwt_audience, "SONIC_JWT_AUDIENCE", "Required aud claim (empty = not checked)");
+  opt("--jwt-admin-claim", o->jwt_admin_claim, "SONIC_JWT_ADMIN_CLAIM",
+      "CLAIM (true) or CLAIM=VALUE (in a string or list); empty = admin:true or scope has 'admin'");
+  opt("--url-signing-key-file", o->url_signing_key_file, "SONIC_URL_SIGNING_KEY_FILE",
+      "Key for signed download URLs (default: derived from the JWT secret)");
+  opt("--signed-url-ttl-s", o->signed_url_ttl_s, "SONIC_SIGNED_URL_TTL_S", "Lifetime of a signed video_url");
   cmd->add_flag("--no-cache", o->no_cache, "Disable the result cache and in-flight dedup")->envname("SONIC_NO_CACHE");
   cmd->callback([o, cmd] { throw CLI::RuntimeError(run_serve(*cmd, *o)); });
 }

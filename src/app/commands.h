@@ -13,5 +13,7 @@ void add_score_command(CLI::App& app);
 void add_serve_command(CLI::App& app);
 // `sonic-server probe` — what a media file really is (cmd_probe.cpp).
 void add_probe_command(CLI::App& app);
+// `sonic-server token` — mint an HS256 bearer token for the server's secret (cmd_token.cpp).
+void add_token_command(CLI::App& app);
 
 }  // namespace sonic::app

@@ -7,6 +7,11 @@
 // cpp-httplib runs one request from pre-routing to the logger on one thread — the route
 // wrapper records the route pattern and turns sonic::Error into the JSON error body, and
 // the logger writes one JSON line and the metrics per request.
+//
+// Access (auth.h, docs/auth.md): every route is declared public, user or admin. With auth
+// on, a user's jobs exist only for that user (and admins): another subject gets the same
+// 404 as for an unknown id, so ids cannot be probed. Downloads take a signed URL (what
+// video_url carries) or the owner's bearer token.
 #include "http/http_server.h"
 
 #include <fcntl.h>
@@ -15,6 +20,7 @@
 
 #include <httplib.h>
 
+#include <ctime>
 #include <fstream>
 #include <sstream>
 
@@ -40,8 +46,13 @@ struct RequestContext {
   std::uint64_t bytes_in = 0;
   double read_ms = 0;   // generate: until the upload was stored
   double probe_ms = 0;  // generate: content sniffing of both files
+  std::optional<Identity> identity;  // auth on: who sent the request
 };
 thread_local RequestContext t_request;
+
+enum class Access { public_route, user, admin };
+
+std::int64_t unix_now() { return static_cast<std::int64_t>(std::time(nullptr)); }
 
 bool sane_request_id(const std::string& id) {
   if (id.empty() || id.size() > 128) return false;
@@ -125,12 +136,49 @@ struct HttpServer::Impl {
 
   Impl(HttpConfig c, jobs::JobService& s) : config(std::move(c)), service(s) {}
 
-  // Wraps a handler: records the route label and turns exceptions into JSON errors.
+  bool auth_on() const { return config.auth && config.auth->enabled(); }
+
+  // Sets t_request.identity, or throws unauthorized (401 + WWW-Authenticate) / forbidden.
+  void authorize(const httplib::Request& req, httplib::Response& res, Access access) {
+    if (!auth_on() || access == Access::public_route) return;
+    AuthFailure failure;
+    auto identity = config.auth->authenticate(req.get_header_value("Authorization"), unix_now(), failure);
+    if (!identity) {
+      std::string challenge = "Bearer realm=\"sonic-server\"";
+      if (failure.token_present) challenge += ", error=\"invalid_token\"";
+      res.set_header("WWW-Authenticate", challenge);
+      throw Error(ErrorCode::unauthorized, failure.description);
+    }
+    if (access == Access::admin && !identity->admin) {
+      res.set_header("WWW-Authenticate", "Bearer realm=\"sonic-server\", error=\"insufficient_scope\"");
+      throw Error(ErrorCode::forbidden, "This needs an admin token.");
+    }
+    t_request.identity = std::move(identity);
+  }
+
+  // The owner recorded on new jobs and used for "own jobs": the token's subject, or the
+  // client address when auth is off.
+  std::string owner(const httplib::Request& req) const {
+    return t_request.identity ? t_request.identity->subject : req.remote_addr;
+  }
+
+  // The job if this request may see it; another user's job answers like an unknown id.
+  jobs::JobRecord visible_job(const std::string& id) const {
+    auto job = service.get(id);
+    bool hidden = job && auth_on() && t_request.identity && !t_request.identity->admin &&
+                  job->client != t_request.identity->subject;
+    if (!job || hidden) throw Error(ErrorCode::not_found, "No job with id " + id + ".");
+    return *job;
+  }
+
+  // Wraps a handler: checks access, records the route label and turns exceptions into
+  // JSON errors.
   template <typename Fn>
-  httplib::Server::Handler route(std::string label, Fn fn) {
-    return [this, label, fn](const httplib::Request& req, httplib::Response& res) {
+  httplib::Server::Handler route(std::string label, Access access, Fn fn) {
+    return [this, label, access, fn](const httplib::Request& req, httplib::Response& res) {
       t_request.route = label;
       try {
+        authorize(req, res, access);
         fn(req, res);
       } catch (const Error& e) {
         send_error(res, e);
@@ -160,7 +208,8 @@ struct HttpServer::Impl {
     j["status_url"] = base + "/api/jobs/" + job.id;
     j["events_url"] = base + "/api/jobs/" + job.id + "/events";
     if (job.state == jobs::JobState::succeeded && !job.output_expired && !job.output_file.empty()) {
-      j["video_url"] = base + "/output/" + job.output_file;
+      std::string path = "/output/" + job.output_file;
+      j["video_url"] = base + path + (auth_on() ? config.auth->sign_path(path, unix_now()) : "");
       j["output_path"] = fs::absolute(service.outputs_dir() / job.output_file).string();
     }
     return j;
@@ -225,7 +274,7 @@ struct HttpServer::Impl {
     if (auto engine_name = sink.text("engine"); engine_name && !engine_name->empty()) params.engine = *engine_name;
 
     jobs::JobSpec spec;
-    spec.client = req.remote_addr;
+    spec.client = owner(req);
     spec.request_id = t_request.request_id;
     spec.params = params;
     spec.image_sha256 = image->sha256;
@@ -276,8 +325,27 @@ struct HttpServer::Impl {
     send_json(res, 202, accepted);
   }
 
+  // With auth on: a valid signature (video_url), or the owner's / an admin's bearer token.
+  // Without either the answer is 403 whether or not the file exists (no existence oracle);
+  // another user's token gets the 404 of an unknown file.
+  void authorize_output(const httplib::Request& req, const std::string& name) {
+    if (!auth_on()) return;
+    std::string path = "/output/" + name;
+    if (req.has_param("sig") &&
+        config.auth->verify_signed_path(path, req.get_param_value("expires"), req.get_param_value("sig"), unix_now()))
+      return;
+    AuthFailure failure;
+    auto identity = config.auth->authenticate(req.get_header_value("Authorization"), unix_now(), failure);
+    if (!identity)
+      throw Error(ErrorCode::forbidden, req.has_param("sig") ? "The download link is invalid or has expired."
+                                                             : "Downloads need a signed link (video_url) or a token.");
+    if (!identity->admin && !(is_output_name(name) && service.output_owned_by(name, identity->subject)))
+      throw Error(ErrorCode::not_found, "No such output file.");
+  }
+
   void output(const httplib::Request& req, httplib::Response& res) {
     std::string name = req.matches[1];
+    authorize_output(req, name);
     auto not_found = [] { return Error(ErrorCode::not_found, "No such output file."); };
     if (!is_output_name(name)) throw not_found();
     fs::path path = service.outputs_dir() / name;
@@ -326,6 +394,7 @@ struct HttpServer::Impl {
         throw Error(ErrorCode::invalid_param, "Last-Event-ID must be a number.", "Last-Event-ID");
       }
     }
+    visible_job(id);
     service.events(id, after, 0ms);  // Error(not_found) before any byte is sent
     res.set_header("Cache-Control", "no-cache");
     res.set_header("X-Accel-Buffering", "no");
@@ -372,6 +441,20 @@ struct HttpServer::Impl {
                 [this](const httplib::Request& req, httplib::Response& res, const httplib::ContentReader& reader) {
                   t_request.route = "/api/sonic/generate";
                   try {
+                    try {
+                      authorize(req, res, Access::user);
+                    } catch (const Error&) {
+                      // Read (and drop) a small body so the client can read the 401 instead
+                      // of a reset; a larger one is cut off: strangers must not cost us uploads.
+                      std::size_t drained = 0;
+                      constexpr std::size_t kDrainLimit = 2 * 1024 * 1024;
+                      auto drop = [&](const char*, std::size_t n) { return (drained += n) <= kDrainLimit; };
+                      bool whole = req.is_multipart_form_data()
+                                       ? reader([](const httplib::MultipartFormData&) { return true; }, drop)
+                                       : reader(drop);
+                      if (!whole) res.set_header("Connection", "close");
+                      throw;
+                    }
                     generate(req, res, reader);
                   } catch (const Error& e) {
                     send_error(res, e);
@@ -380,7 +463,7 @@ struct HttpServer::Impl {
                     send_error(res, Error(ErrorCode::internal, "Internal error; the request id identifies it in the logs."));
                   }
                 });
-    server.Get("/api/jobs", route("/api/jobs", [this](const httplib::Request& req, httplib::Response& res) {
+    server.Get("/api/jobs", route("/api/jobs", Access::user, [this](const httplib::Request& req, httplib::Response& res) {
       int offset = 0, limit = 20;
       try {
         if (req.has_param("offset")) offset = std::stoi(req.get_param_value("offset"));
@@ -390,33 +473,35 @@ struct HttpServer::Impl {
       }
       if (offset < 0) throw Error(ErrorCode::invalid_param, "offset must be 0 or more.", "offset");
       if (limit < 1 || limit > 100) throw Error(ErrorCode::invalid_param, "limit must be 1 to 100.", "limit");
+      // An admin's list is everyone's jobs.
+      std::string client = t_request.identity && t_request.identity->admin ? "" : owner(req);
       json list = json::array();
-      for (const auto& job : service.list(req.remote_addr, offset, limit)) list.push_back(job_json(req, job));
-      send_json(res, 200, {{"success", true}, {"jobs", list}, {"total", service.count(req.remote_addr)},
+      for (const auto& job : service.list(client, offset, limit)) list.push_back(job_json(req, job));
+      send_json(res, 200, {{"success", true}, {"jobs", list}, {"total", service.count(client)},
                            {"offset", offset}, {"limit", limit}});
     }));
-    server.Get("/api/jobs/([^/]+)/events", route("/api/jobs/{id}/events", [this](auto& req, auto& res) { events(req, res); }));
-    server.Get("/api/jobs/([^/]+)", route("/api/jobs/{id}", [this](const httplib::Request& req, httplib::Response& res) {
-      auto job = service.get(req.matches[1]);
-      if (!job) throw Error(ErrorCode::not_found, "No job with id " + std::string(req.matches[1]) + ".");
-      send_json(res, 200, job_json(req, *job));
+    server.Get("/api/jobs/([^/]+)/events", route("/api/jobs/{id}/events", Access::user, [this](auto& req, auto& res) { events(req, res); }));
+    server.Get("/api/jobs/([^/]+)", route("/api/jobs/{id}", Access::user, [this](const httplib::Request& req, httplib::Response& res) {
+      send_json(res, 200, job_json(req, visible_job(req.matches[1])));
     }));
     server.Post("/api/jobs/([^/]+)/cancel",
-                route("/api/jobs/{id}/cancel", [this](const httplib::Request& req, httplib::Response& res) {
+                route("/api/jobs/{id}/cancel", Access::user, [this](const httplib::Request& req, httplib::Response& res) {
+                  visible_job(req.matches[1]);
                   send_json(res, 200, job_json(req, service.cancel(req.matches[1])));
                 }));
-    server.Delete("/api/jobs/([^/]+)", route("/api/jobs/{id}", [this](const httplib::Request& req, httplib::Response& res) {
+    server.Delete("/api/jobs/([^/]+)", route("/api/jobs/{id}", Access::user, [this](const httplib::Request& req, httplib::Response& res) {
+      visible_job(req.matches[1]);
       service.remove(req.matches[1]);
       send_json(res, 200, {{"success", true}, {"job_id", std::string(req.matches[1])}, {"deleted", true}});
     }));
-    server.Get("/output/(.*)", route("/output/{name}", [this](auto& req, auto& res) { output(req, res); }));
-    server.Get("/api/presets", route("/api/presets", [](const httplib::Request&, httplib::Response& res) {
+    server.Get("/output/(.*)", route("/output/{name}", Access::public_route, [this](auto& req, auto& res) { output(req, res); }));
+    server.Get("/api/presets", route("/api/presets", Access::public_route, [](const httplib::Request&, httplib::Response& res) {
       json list = json::array();
       for (const auto& p : engine::presets())
         list.push_back({{"name", p.name}, {"description", p.description}, {"config", p.config}});
       send_json(res, 200, {{"success", true}, {"presets", list}});
     }));
-    server.Get("/api/engines", route("/api/engines", [this](const httplib::Request&, httplib::Response& res) {
+    server.Get("/api/engines", route("/api/engines", Access::public_route, [this](const httplib::Request&, httplib::Response& res) {
       json list = json::array();
       std::string default_name;
       for (const auto& e : service.engines()) {
@@ -425,25 +510,25 @@ struct HttpServer::Impl {
       }
       send_json(res, 200, {{"success", true}, {"engines", list}, {"default", default_name}});
     }));
-    server.Get("/healthz", route("/healthz", [this](const httplib::Request&, httplib::Response& res) {
+    server.Get("/healthz", route("/healthz", Access::public_route, [this](const httplib::Request&, httplib::Response& res) {
       send_json(res, 200, {{"status", "ok"}, {"version", config.version}});
     }));
-    server.Get("/readyz", route("/readyz", [this](const httplib::Request&, httplib::Response& res) {
+    server.Get("/readyz", route("/readyz", Access::public_route, [this](const httplib::Request&, httplib::Response& res) {
       std::string why;
       if (service.ready(&why)) return send_json(res, 200, {{"ready", true}});
       json body = error_body(service.accepting() ? ErrorCode::internal : ErrorCode::shutting_down, "Not ready: " + why, "");
       body["ready"] = false;
       send_json(res, 503, body);
     }));
-    server.Get("/metrics", route("/metrics", [this](const httplib::Request&, httplib::Response& res) {
+    server.Get("/metrics", route("/metrics", Access::admin, [this](const httplib::Request&, httplib::Response& res) {
       res.set_content(metrics.render(service.metrics()), "text/plain; version=0.0.4; charset=utf-8");
     }));
-    server.Get("/openapi.json", route("/openapi.json", [](const httplib::Request&, httplib::Response& res) {
+    server.Get("/openapi.json", route("/openapi.json", Access::public_route, [](const httplib::Request&, httplib::Response& res) {
       res.set_content(openapi_json(), "application/json");
     }));
-    server.Get("/", route("/", [this](const httplib::Request&, httplib::Response& res) { static_file(res, "index.html"); }));
+    server.Get("/", route("/", Access::public_route, [this](const httplib::Request&, httplib::Response& res) { static_file(res, "index.html"); }));
     server.Get("/([A-Za-z0-9_-]+\\.(?:html|js|css|svg|png|ico))",
-               route("/{asset}", [this](const httplib::Request& req, httplib::Response& res) {
+               route("/{asset}", Access::public_route, [this](const httplib::Request& req, httplib::Response& res) {
                  static_file(res, req.matches[1]);
                }));
   }
@@ -510,7 +595,8 @@ struct HttpServer::Impl {
       log::info("request", {{"method", req.method}, {"route", t_request.route}, {"path", req.path},
                             {"status", res.status}, {"bytes", bytes}, {"bytes_in", t_request.bytes_in},
                             {"latency_ms", seconds * 1000.0}, {"request_id", res.get_header_value("X-Request-Id")},
-                            {"client", req.remote_addr}});
+                            {"client", req.remote_addr},
+                            {"sub", t_request.identity ? json(t_request.identity->subject) : json(nullptr)}});
       if (t_request.read_ms > 0)
         log::debug("request phases", {{"request_id", res.get_header_value("X-Request-Id")},
                                       {"read_ms", t_request.read_ms}, {"probe_ms", t_request.probe_ms}});

@@ -13,6 +13,7 @@
 #include <memory>
 #include <string>
 
+#include "http/auth.h"
 #include "jobs/job_service.h"
 
 namespace sonic::http {
@@ -27,6 +28,8 @@ struct HttpConfig {
   int http_threads = 64;            // connections served at once (SSE streams hold one)
   std::filesystem::path web_dir;    // serve the page from this folder; empty = the embedded copy
   std::string version = "dev";
+  // Null or disabled = no authentication (loopback only; cmd_serve enforces that).
+  std::shared_ptr<const Authenticator> auth;
 };
 
 class HttpServer {

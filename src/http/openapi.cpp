@@ -38,10 +38,12 @@ const std::string& openapi_json() {
             }
           }
         },
+        "security": [{"bearerAuth": []}],
         "responses": {
           "200": {"description": "The video is ready", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/GenerateResult"}}}},
           "202": {"description": "Accepted; follow status_url or events_url", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Accepted"}}}},
           "400": {"$ref": "#/components/responses/Error"},
+          "401": {"$ref": "#/components/responses/Error"},
           "409": {"$ref": "#/components/responses/Error"},
           "413": {"$ref": "#/components/responses/Error"},
           "415": {"$ref": "#/components/responses/Error"},
@@ -59,9 +61,11 @@ const std::string& openapi_json() {
           {"name": "offset", "in": "query", "schema": {"type": "integer", "minimum": 0, "default": 0}},
           {"name": "limit", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": 100, "default": 20}}
         ],
+        "security": [{"bearerAuth": []}],
         "responses": {
           "200": {"description": "A page of jobs", "content": {"application/json": {"schema": {"type": "object", "properties": {"success": {"type": "boolean"}, "jobs": {"type": "array", "items": {"$ref": "#/components/schemas/Job"}}, "total": {"type": "integer"}, "offset": {"type": "integer"}, "limit": {"type": "integer"}}}}}},
-          "400": {"$ref": "#/components/responses/Error"}
+          "400": {"$ref": "#/components/responses/Error"},
+          "401": {"$ref": "#/components/responses/Error"}
         }
       }
     },
@@ -69,15 +73,19 @@ const std::string& openapi_json() {
       "parameters": [{"$ref": "#/components/parameters/JobId"}],
       "get": {
         "summary": "Status, progress (0-1), stage, resolved params, result or error, timings",
+        "security": [{"bearerAuth": []}],
         "responses": {
           "200": {"description": "The job", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Job"}}}},
+          "401": {"$ref": "#/components/responses/Error"},
           "404": {"$ref": "#/components/responses/Error"}
         }
       },
       "delete": {
         "summary": "Delete the job and its files (a running job is canceled first)",
+        "security": [{"bearerAuth": []}],
         "responses": {
           "200": {"description": "Deleted", "content": {"application/json": {"schema": {"type": "object", "properties": {"success": {"type": "boolean"}, "job_id": {"type": "string"}, "deleted": {"type": "boolean"}}}}}},
+          "401": {"$ref": "#/components/responses/Error"},
           "404": {"$ref": "#/components/responses/Error"}
         }
       }
@@ -86,8 +94,10 @@ const std::string& openapi_json() {
       "parameters": [{"$ref": "#/components/parameters/JobId"}],
       "post": {
         "summary": "Cancel a queued or running job (a running one stops within one frame)",
+        "security": [{"bearerAuth": []}],
         "responses": {
           "200": {"description": "The job after cancellation (a finished job is returned unchanged)", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Job"}}}},
+          "401": {"$ref": "#/components/responses/Error"},
           "404": {"$ref": "#/components/responses/Error"}
         }
       }
@@ -99,8 +109,10 @@ const std::string& openapi_json() {
       ],
       "get": {
         "summary": "Server-Sent Events: status, progress (stage, fraction, eta_s), done, failed; numbered ids; keep-alive comments; closes after the final event",
+        "security": [{"bearerAuth": []}],
         "responses": {
           "200": {"description": "An event stream", "content": {"text/event-stream": {"schema": {"type": "string"}}}},
+          "401": {"$ref": "#/components/responses/Error"},
           "404": {"$ref": "#/components/responses/Error"}
         }
       }
@@ -111,12 +123,15 @@ const std::string& openapi_json() {
         "summary": "The video (Range -> 206, ETag / If-None-Match -> 304; HEAD supported)",
         "parameters": [
           {"name": "Range", "in": "header", "required": false, "schema": {"type": "string", "example": "bytes=0-1023"}},
-          {"name": "If-None-Match", "in": "header", "required": false, "schema": {"type": "string"}}
+          {"name": "If-None-Match", "in": "header", "required": false, "schema": {"type": "string"}},
+          {"name": "expires", "in": "query", "required": false, "schema": {"type": "integer"}, "description": "auth on: Unix time the signed link stops working (video_url carries it)"},
+          {"name": "sig", "in": "query", "required": false, "schema": {"type": "string", "pattern": "^[0-9a-f]{64}$"}, "description": "auth on: hex HMAC-SHA256 over '/output/<name>?expires=<expires>' (docs/auth.md)"}
         ],
         "responses": {
           "200": {"description": "The whole file", "content": {"video/mp4": {"schema": {"type": "string", "format": "binary"}}}},
           "206": {"description": "The requested range", "content": {"video/mp4": {"schema": {"type": "string", "format": "binary"}}}},
           "304": {"description": "Not modified"},
+          "403": {"$ref": "#/components/responses/Error"},
           "404": {"$ref": "#/components/responses/Error"},
           "416": {"$ref": "#/components/responses/Error"}
         }
@@ -141,7 +156,7 @@ const std::string& openapi_json() {
       "get": {"summary": "Engine loaded, storage writable, queue reachable", "responses": {"200": {"description": "Ready"}, "503": {"$ref": "#/components/responses/Error"}}}
     },
     "/metrics": {
-      "get": {"summary": "Prometheus text: requests by route and status, latency histogram, jobs by state, job and stage durations, queue depth, running jobs, cache hits/misses, upload bytes", "responses": {"200": {"description": "Metrics", "content": {"text/plain": {"schema": {"type": "string"}}}}}}
+      "get": {"summary": "Prometheus text: requests by route and status, latency histogram, jobs by state, job and stage durations, queue depth, running jobs, cache hits/misses, upload bytes (auth on: an admin token)", "security": [{"bearerAuth": []}], "responses": {"200": {"description": "Metrics", "content": {"text/plain": {"schema": {"type": "string"}}}}, "401": {"$ref": "#/components/responses/Error"}, "403": {"$ref": "#/components/responses/Error"}}}
     },
     "/openapi.json": {
       "get": {"summary": "This document", "responses": {"200": {"description": "OpenAPI 3", "content": {"application/json": {"schema": {"type": "object"}}}}}}
@@ -151,6 +166,9 @@ const std::string& openapi_json() {
     }
   },
   "components": {
+    "securitySchemes": {
+      "bearerAuth": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT", "description": "Only with `serve --auth jwt` (docs/auth.md); with --auth none (loopback only) no route needs it"}
+    },
     "parameters": {
       "JobId": {"name": "id", "in": "path", "required": true, "schema": {"type": "string", "format": "uuid"}}
     },

@@ -158,12 +158,28 @@ JobRecord JobService::prepare(JobSpec& spec) const {
 bool JobService::answer_from_cache(JobRecord& job) {
   auto hit = store_->find_succeeded(job.cache_key);
   if (!hit || !fs::exists(outputs_dir_ / hit->output_file)) return false;
+  std::string output_file = hit->output_file;
+  if (config_.isolate_clients && hit->client != job.client) {
+    // The shared name would be the other client's job id: give this job its own name for
+    // the same bytes (a hard link costs no space; a copy if links are not possible).
+    output_file = job.id + ".mp4";
+    std::error_code ec;
+    fs::create_hard_link(outputs_dir_ / hit->output_file, outputs_dir_ / output_file, ec);
+    if (ec) {
+      ec.clear();
+      fs::copy_file(outputs_dir_ / hit->output_file, outputs_dir_ / output_file, ec);
+      if (ec) return false;
+    }
+  }
   job.state = JobState::succeeded;
   job.cached = true;
   job.params = hit->params;
-  job.output_file = hit->output_file;
+  job.output_file = output_file;
   job.result = hit->result;
-  if (job.result.is_object()) job.result["cached"] = true;
+  if (job.result.is_object()) {
+    job.result["cached"] = true;
+    job.result["output_path"] = fs::absolute(outputs_dir_ / output_file).string();
+  }
   job.progress = 1;
   job.stage = "done";
   job.image_file.clear();
@@ -196,7 +212,7 @@ SubmitOutcome JobService::submit(JobSpec spec) {
       outcome.job = job;
       outcome.cached = true;
     } else if (config_.cache) {
-      if (auto running = store_->find_in_flight(job.cache_key)) {
+      if (auto running = store_->find_in_flight(job.cache_key, config_.isolate_clients ? job.client : "")) {
         ++joined_;
         outcome.job = *running;
         outcome.joined = true;
@@ -233,6 +249,10 @@ std::vector<JobRecord> JobService::list(const std::string& client, int offset, i
 }
 
 int JobService::count(const std::string& client) const { return store_->count(client); }
+
+bool JobService::output_owned_by(const std::string& output_file, const std::string& client) const {
+  return store_->output_owned_by(output_file, client);
+}
 
 std::optional<JobRecord> JobService::wait_final(const std::string& id, std::chrono::milliseconds timeout) const {
   auto deadline = std::chrono::steady_clock::now() + timeout;

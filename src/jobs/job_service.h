@@ -47,6 +47,10 @@ struct ServiceConfig {
   std::chrono::seconds janitor_interval{60};
   std::chrono::seconds upload_orphan_age{3600};
   bool cache = true;
+  // Auth on: a user never learns another's job id. A cache hit from another client's
+  // result gets its own hard link of the video, and in-flight dedup joins only the same
+  // client's job.
+  bool isolate_clients = false;
 };
 
 // A validated request whose files are already stored in uploads/.
@@ -106,6 +110,8 @@ class JobService {
   std::optional<JobRecord> get(const std::string& id) const;
   std::vector<JobRecord> list(const std::string& client, int offset, int limit) const;
   int count(const std::string& client) const;
+  // Whether `client` has a job whose video is outputs/`output_file`.
+  bool output_owned_by(const std::string& output_file, const std::string& client) const;
   // Waits until the job is final or `timeout` passes (or shutdown begins); returns the
   // latest record, nullopt when the job does not exist.
   std::optional<JobRecord> wait_final(const std::string& id, std::chrono::milliseconds timeout) const;

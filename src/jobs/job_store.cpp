@@ -329,8 +329,11 @@ std::optional<JobRecord> JobStore::find_succeeded(const std::string& cache_key) 
   return std::move(rows.front());
 }
 
-std::optional<JobRecord> JobStore::find_in_flight(const std::string& cache_key) const {
-  auto rows = query("WHERE cache_key=? AND state IN ('queued','running') ORDER BY created_ms LIMIT 1", {cache_key});
+std::optional<JobRecord> JobStore::find_in_flight(const std::string& cache_key, const std::string& client) const {
+  auto rows = client.empty()
+                  ? query("WHERE cache_key=? AND state IN ('queued','running') ORDER BY created_ms LIMIT 1", {cache_key})
+                  : query("WHERE cache_key=? AND client=? AND state IN ('queued','running') ORDER BY created_ms LIMIT 1",
+                          {cache_key, client});
   if (rows.empty()) return std::nullopt;
   return std::move(rows.front());
 }
@@ -340,6 +343,13 @@ int JobStore::count_output_refs(const std::string& output_file) const {
   Statement st(db_, "SELECT COUNT(*) FROM jobs WHERE output_file=? AND output_expired=0");
   st.bind({output_file});
   return st.step() ? static_cast<int>(st.integer(0)) : 0;
+}
+
+bool JobStore::output_owned_by(const std::string& output_file, const std::string& client) const {
+  std::lock_guard lock(mutex_);
+  Statement st(db_, "SELECT COUNT(*) FROM jobs WHERE output_file=? AND client=? AND output_expired=0");
+  st.bind({output_file, client});
+  return st.step() && st.integer(0) > 0;
 }
 
 bool JobStore::upload_in_use(const std::string& upload_file) const {

@@ -47,8 +47,11 @@ class JobStore {
 
   // A succeeded job with this cache key whose output still exists (newest), if any.
   std::optional<JobRecord> find_succeeded(const std::string& cache_key) const;
-  // A queued or running job with this cache key, if any (in-flight dedup).
-  std::optional<JobRecord> find_in_flight(const std::string& cache_key) const;
+  // A queued or running job with this cache key, if any (in-flight dedup); of `client`
+  // only, when it is not empty.
+  std::optional<JobRecord> find_in_flight(const std::string& cache_key, const std::string& client = {}) const;
+  // Whether a job of `client` has this output file (and it has not expired).
+  bool output_owned_by(const std::string& output_file, const std::string& client) const;
   // How many jobs reference this output file (cache hits share the file).
   int count_output_refs(const std::string& output_file) const;
   // Whether any unfinished job still needs this upload.
