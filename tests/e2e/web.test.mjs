@@ -18,21 +18,32 @@ const work = fs.mkdtempSync(path.join(os.tmpdir(), 'sonic-e2e-'));
 
 let server, baseUrl, browser;
 
-async function startServer() {
-  const portFile = path.join(work, 'port');
-  server = spawn(binary, ['serve', '--host', '127.0.0.1', '--port', '0', '--port-file', portFile,
-    '--data-dir', path.join(work, 'data'), '--max-upload-mb', '3', '--log-level', 'warn'],
-    { stdio: ['ignore', 'inherit', 'inherit'] });
+// Starts the binary on a free loopback port; resolves to { proc, url }.
+async function launchServer(name, extraArgs = [], env = {}) {
+  const portFile = path.join(work, `${name}.port`);
+  const proc = spawn(binary, ['serve', '--host', '127.0.0.1', '--port', '0', '--port-file', portFile,
+    '--data-dir', path.join(work, `${name}-data`), '--log-level', 'warn', ...extraArgs],
+    { stdio: ['ignore', 'inherit', 'inherit'], env: { ...process.env, ...env } });
   for (let i = 0; i < 300; i++) {
     if (fs.existsSync(portFile) && fs.readFileSync(portFile, 'utf8').trim()) break;
     await new Promise((r) => setTimeout(r, 100));
   }
-  baseUrl = `http://127.0.0.1:${fs.readFileSync(portFile, 'utf8').trim()}`;
+  const url = `http://127.0.0.1:${fs.readFileSync(portFile, 'utf8').trim()}`;
   for (let i = 0; i < 100; i++) {
-    try { if ((await fetch(baseUrl + '/healthz')).ok) return; } catch (_) { /* not yet */ }
+    try { if ((await fetch(url + '/healthz')).ok) return { proc, url }; } catch (_) { /* not yet */ }
     await new Promise((r) => setTimeout(r, 100));
   }
-  throw new Error('server did not become healthy');
+  throw new Error(`server ${name} did not become healthy`);
+}
+
+async function stopServer(proc) {
+  if (!proc || proc.exitCode !== null) return;
+  proc.kill('SIGTERM');
+  await new Promise((r) => proc.once('exit', r));
+}
+
+async function startServer() {
+  ({ proc: server, url: baseUrl } = await launchServer('main', ['--max-upload-mb', '3']));
 }
 
 function media() {
@@ -71,10 +82,7 @@ before(async () => {
 
 after(async () => {
   if (browser) await browser.close();
-  if (server) {
-    server.kill('SIGTERM');
-    await new Promise((r) => server.once('exit', r));
-  }
+  await stopServer(server);
   fs.rmSync(work, { recursive: true, force: true });
 });
 
@@ -227,6 +235,45 @@ test('dark mode follows the system setting and keeps text readable', async () =>
   assert.ok(contrast >= 7, `text contrast ${contrast.toFixed(1)}:1`);
   await page.screenshot({ path: path.join(artifacts, 'desktop-dark.png'), fullPage: true });
   await context.close();
+});
+
+test('with auth on: the token field signs requests in and the signed video URL plays', async () => {
+  const secretFile = path.join(work, 'jwt.secret');
+  fs.writeFileSync(secretFile, 'e2e-secret-that-is-long-enough-for-hs256-0123456789');
+  const auth = await launchServer('auth', ['--auth', 'jwt', '--jwt-secret-file', secretFile]);
+  try {
+    const token = execFileSync(binary, ['token', '--sub', 'teacher', '--ttl', '1h', '--secret-file', secretFile]).toString().trim();
+    const context = await browser.newContext({ viewport: { width: 1280, height: 900 } });
+    const page = await context.newPage();
+    await page.goto(auth.url + '/');
+    await page.waitForSelector('.preset');
+    await page.setInputFiles('#image-input', files.portrait);
+    await page.setInputFiles('#audio-input', files.speech);
+    await page.click('#advanced summary');
+    await page.fill('#param-min_resolution', '256');
+    await page.dispatchEvent('#param-min_resolution', 'change');
+
+    await page.click('#generate-button');  // no token yet: refused in plain words
+    await page.waitForSelector('#error-panel:not([hidden])', { timeout: 60000 });
+    assert.match(await page.textContent('#error-title'), /Sign-in needed/);
+
+    await page.click('#settings summary');
+    await page.fill('#token-input', token);
+    await page.dispatchEvent('#token-input', 'change');
+    await page.click('#generate-button');
+    await page.waitForSelector('#result-panel:not([hidden])', { timeout: 180000 });
+    const src = await page.getAttribute('#result-video', 'src');
+    assert.match(src, /[?&]sig=[0-9a-f]+/, 'the video URL is signed');
+    const duration = await page.waitForFunction(() => {
+      const v = document.getElementById('result-video');
+      return v.readyState >= 1 && v.duration > 0 ? v.duration : false;
+    }, null, { timeout: 60000 });
+    assert.ok((await duration.jsonValue()) > 1.5, 'the signed video plays without a header');
+    assert.equal(await page.evaluate(() => localStorage.getItem('sonic.token')), token, 'the token is kept');
+    await context.close();
+  } finally {
+    await stopServer(auth.proc);
+  }
 });
 
 test('phone width: usable layout, no horizontal scrolling', async () => {
