@@ -23,7 +23,7 @@
 //   borrowed views (streams belong to the format context).
 //
 // Threads: one Mp4Writer is used by one thread at a time. x264 runs its own worker threads
-// (threads=auto) internally.
+// (Mp4Options::threads; 0 = as many as x264 sees fit) internally.
 #include "media/mp4_writer.h"
 
 #include <algorithm>
@@ -98,6 +98,10 @@ void validate(const Mp4Options& o) {
                    "\" is unknown; use one of ultrafast, superfast, veryfast, faster, fast, "
                    "medium, slow, slower, veryslow, placebo.",
                "preset");
+  if (o.threads < 0 || o.threads > 64)
+    bad_option("The encoder thread count must be between 0 (automatic) and 64; it is " +
+                   std::to_string(o.threads) + ".",
+               "threads");
   if (o.audio_bitrate < 8000 || o.audio_bitrate > 512000)
     bad_option("The audio bitrate must be between 8000 and 512000 bit/s; it is " +
                    std::to_string(o.audio_bitrate) + ".",
@@ -296,7 +300,7 @@ struct Mp4Writer::Impl {
     c->sample_aspect_ratio = AVRational{1, 1};
     c->gop_size = 2 * options.fps;  // a keyframe at least every 2 s: quick seeking
     c->profile = FF_PROFILE_H264_HIGH;
-    c->thread_count = 0;  // x264 picks from the core count
+    c->thread_count = options.threads;  // 0: x264 picks from the core count
     c->color_range = AVCOL_RANGE_MPEG;
     c->colorspace = AVCOL_SPC_BT709;
     c->color_primaries = AVCOL_PRI_BT709;
@@ -305,7 +309,8 @@ struct Mp4Writer::Impl {
     check(av_opt_set(c->priv_data, "preset", options.preset.c_str(), 0), "setting the x264 preset");
     check(av_opt_set(c->priv_data, "profile", "high", 0), "setting the H.264 profile");
     check(av_opt_set_double(c->priv_data, "crf", options.crf, 0), "setting the x264 crf");
-    check(av_opt_set(c->priv_data, "x264-params", "8x8dct=1", 0), "setting x264 options");
+    const std::string x264_params = options.x264_params.empty() ? "8x8dct=1" : "8x8dct=1:" + options.x264_params;
+    check(av_opt_set(c->priv_data, "x264-params", x264_params.c_str(), 0), "setting x264 options");
     int err = avcodec_open2(c, codec, nullptr);
     if (err < 0)
       throw Error(ErrorCode::internal,

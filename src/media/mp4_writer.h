@@ -24,6 +24,8 @@ struct Mp4Options {
   int crf = 20;                   // x264 constant rate factor (1–51, lower = better; 0 would be
                                   // lossless 4:4:4, which browsers cannot play)
   std::string preset = "veryfast";  // x264 preset
+  std::string x264_params;          // extra x264 options after the preset, "key=value:key=value"
+  int threads = 0;                  // x264 threads; 0 = x264 picks from the core count
   int audio_sample_rate = 48000;
   int audio_bitrate = 128000;
 };

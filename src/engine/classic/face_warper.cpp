@@ -4,8 +4,13 @@
 #include <algorithm>
 #include <array>
 #include <cmath>
+#include <cstdint>
+#include <cstring>
 #include <numbers>
 #include <opencv2/imgproc.hpp>
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
 
 namespace sonic::engine::classic {
 namespace {
@@ -13,6 +18,13 @@ namespace {
 double mean_inner_gap(const std::vector<cv::Point2f>& p) {
   return (cv::norm(p[67] - p[61]) + cv::norm(p[66] - p[62]) + cv::norm(p[65] - p[63])) / 3.0;
 }
+
+// Sub-pixel precision of the warp: source positions are rounded to 1/32 pixel, as cv::remap's
+// fixed-point maps do (INTER_BITS = 5).
+constexpr int kStepBits = 5;
+constexpr int kSteps = 1 << kStepBits;
+constexpr int kWeightBits = 2 * kStepBits;  // the four bilinear weights sum to kSteps²
+constexpr int kHalfWeight = 1 << (kWeightBits - 1);
 
 double smoothstep01(double x) {
   x = std::clamp(x, 0.0, 1.0);
@@ -23,14 +35,6 @@ double smoothstep01(double x) {
 
 FaceWarper::FaceWarper(cv::Mat still, const face::Landmarks& landmarks, const cv::Rect& region)
     : still_(std::move(still)), mesh_(landmarks, region) {
-  // Identity to start with; every frame then rewrites every pixel a triangle covers.
-  map_xy_.create(region.size(), CV_16SC2);
-  map_fraction_ = cv::Mat::zeros(region.size(), CV_16UC1);
-  for (int y = 0; y < region.height; ++y) {
-    auto* row = map_xy_.ptr<cv::Vec2s>(y);
-    for (int x = 0; x < region.width; ++x)
-      row[x] = cv::Vec2s(cv::saturate_cast<short>(x + region.x), cv::saturate_cast<short>(y + region.y));
-  }
   // Lip colour: the ring between the outer and the inner lip contour.
   std::vector<cv::Point> outer, inner;
   for (int i = 48; i <= 59; ++i) outer.emplace_back(cvRound(landmarks[static_cast<size_t>(i)].x), cvRound(landmarks[static_cast<size_t>(i)].y));
@@ -43,10 +47,13 @@ FaceWarper::FaceWarper(cv::Mat still, const face::Landmarks& landmarks, const cv
   rest_mouth_gap_ = mean_inner_gap(mesh_.rest_points());
 }
 
-void FaceWarper::fill_maps(const std::vector<cv::Point2f>& moved) {
+void FaceWarper::warp_triangles(const std::vector<cv::Point2f>& moved, cv::Mat& out) const {
   const cv::Rect& region = mesh_.region();
-  constexpr double kSubpixel = cv::INTER_TAB_SIZE;  // 32 steps per pixel
+  constexpr double kSubpixel = kSteps;
   const auto& rest = mesh_.rest_points();
+  const int last_x = still_.cols - 1, last_y = still_.rows - 1;
+  const size_t step = still_.step[0];
+  const uchar* const source = still_.data;
   for (const cv::Vec3i& tri : mesh_.triangles()) {
     const cv::Point2f d0 = moved[static_cast<size_t>(tri[0])], d1 = moved[static_cast<size_t>(tri[1])],
                       d2 = moved[static_cast<size_t>(tri[2])];
@@ -86,14 +93,53 @@ void FaceWarper::fill_maps(const std::vector<cv::Point2f>& moved) {
       const int x0 = std::max(x_min, static_cast<int>(std::ceil(lo)));
       const int x1 = std::min(x_max, static_cast<int>(std::floor(hi)));
       if (x0 > x1) continue;
-      auto* xy = map_xy_.ptr<cv::Vec2s>(y - region.y) + (x0 - region.x);
-      auto* fraction = map_fraction_.ptr<ushort>(y - region.y) + (x0 - region.x);
+      uchar* target = out.ptr<uchar>(y) + 3 * x0;
       double sx = (sx_x * x0 + sx_y * y + sx_c) * kSubpixel, sy = (sy_x * x0 + sy_y * y + sy_c) * kSubpixel;
       const double step_x = sx_x * kSubpixel, step_y = sy_x * kSubpixel;
-      for (int x = x0; x <= x1; ++x, sx += step_x, sy += step_y, ++xy, ++fraction) {
+      for (int x = x0; x <= x1; ++x, sx += step_x, sy += step_y, target += 3) {
         const int ix = cvRound(sx), iy = cvRound(sy);
-        *xy = cv::Vec2s(cv::saturate_cast<short>(ix >> cv::INTER_BITS), cv::saturate_cast<short>(iy >> cv::INTER_BITS));
-        *fraction = static_cast<ushort>(((iy & (cv::INTER_TAB_SIZE - 1)) << cv::INTER_BITS) | (ix & (cv::INTER_TAB_SIZE - 1)));
+        const int fx = ix & (kSteps - 1), fy = iy & (kSteps - 1);
+        const int px = ix >> kStepBits, py = iy >> kStepBits;
+        // Bilinear: each row blended by the x fraction, then the two rows by the y fraction.
+        // The weights multiply out to cv::remap's INTER_LINEAR fixed-point table, so a pixel
+        // comes out as remap would make it, bit for bit.
+        const int gx = kSteps - fx, gy = kSteps - fy;
+#if defined(__SSE2__)
+        // 8-byte loads read two bytes past the right tap: only where that stays in the row.
+        if (px >= 0 && py >= 0 && px + 2 <= last_x && py < last_y) {
+          const uchar* p00 = source + static_cast<size_t>(py) * step + 3 * static_cast<size_t>(px);
+          const __m128i zero = _mm_setzero_si128();
+          const __m128i top = _mm_unpacklo_epi8(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(p00)), zero);
+          const __m128i bottom = _mm_unpacklo_epi8(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(p00 + step)), zero);
+          const __m128i left_weight = _mm_set1_epi16(static_cast<short>(gx)), right_weight = _mm_set1_epi16(static_cast<short>(fx));
+          // 16-bit lanes b0 g0 r0 b1 g1 r1 · ·; shifting by 6 bytes lines b1 g1 r1 up under b0 g0 r0.
+          const __m128i top_blend = _mm_add_epi16(_mm_mullo_epi16(top, left_weight), _mm_mullo_epi16(_mm_srli_si128(top, 6), right_weight));
+          const __m128i bottom_blend = _mm_add_epi16(_mm_mullo_epi16(bottom, left_weight), _mm_mullo_epi16(_mm_srli_si128(bottom, 6), right_weight));
+          const __m128i sum = _mm_madd_epi16(_mm_unpacklo_epi16(top_blend, bottom_blend), _mm_set1_epi32((fy << 16) | gy));
+          const __m128i rounded = _mm_srai_epi32(_mm_add_epi32(sum, _mm_set1_epi32(kHalfWeight)), kWeightBits);
+          const __m128i bytes = _mm_packus_epi16(_mm_packs_epi32(rounded, rounded), zero);
+          const auto bgr = static_cast<std::uint32_t>(_mm_cvtsi128_si32(bytes));
+          std::memcpy(target, &bgr, 3);
+          continue;
+        }
+#endif
+        const uchar *p00, *p01, *p10, *p11;
+        if (static_cast<unsigned>(px) < static_cast<unsigned>(last_x) &&
+            static_cast<unsigned>(py) < static_cast<unsigned>(last_y)) {
+          p00 = source + static_cast<size_t>(py) * step + 3 * static_cast<size_t>(px);
+          p01 = p00 + 3;
+          p10 = p00 + step;
+          p11 = p10 + 3;
+        } else {  // BORDER_REPLICATE: each of the four taps clamped on its own
+          const size_t cx0 = static_cast<size_t>(std::clamp(px, 0, last_x)), cx1 = static_cast<size_t>(std::clamp(px + 1, 0, last_x));
+          const size_t cy0 = static_cast<size_t>(std::clamp(py, 0, last_y)), cy1 = static_cast<size_t>(std::clamp(py + 1, 0, last_y));
+          p00 = source + cy0 * step + 3 * cx0;
+          p01 = source + cy0 * step + 3 * cx1;
+          p10 = source + cy1 * step + 3 * cx0;
+          p11 = source + cy1 * step + 3 * cx1;
+        }
+        for (int c = 0; c < 3; ++c)
+          target[c] = static_cast<uchar>((gy * (gx * p00[c] + fx * p01[c]) + fy * (gx * p10[c] + fx * p11[c]) + kHalfWeight) >> kWeightBits);
       }
     }
   }
@@ -101,18 +147,14 @@ void FaceWarper::fill_maps(const std::vector<cv::Point2f>& moved) {
 
 void FaceWarper::render(const MouthControls& mouth, const MotionFrame& motion, cv::Mat& out) {
   last_points_ = mesh_.moved_points(mouth, motion);
+  // Every pixel starts as the still: outside the warp region (full_frame) that is the
+  // picture itself, and inside it the rare pixel no triangle reaches keeps its place.
+  still_.copyTo(out);
   const auto& rest = mesh_.rest_points();
   bool moved_any = false;
   for (size_t i = 0; i < rest.size() && !moved_any; ++i) moved_any = cv::norm(last_points_[i] - rest[i]) >= 1e-3;
-  // Only the pixels outside the warp region need the still copied (full_frame); in crop
-  // mode the remap below writes every pixel.
-  if (!moved_any || mesh_.region() != cv::Rect(cv::Point(0, 0), still_.size()) || out.size() != still_.size() ||
-      out.type() != still_.type())
-    still_.copyTo(out);
   if (!moved_any) return;
-  fill_maps(last_points_);
-  cv::Mat target = out(mesh_.region());
-  cv::remap(still_, target, map_xy_, map_fraction_, cv::INTER_LINEAR, cv::BORDER_REPLICATE);
+  warp_triangles(last_points_, out);
   paint_mouth_interior(last_points_, out);
 }
 
