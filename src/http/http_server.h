@@ -51,7 +51,7 @@ class HttpServer {
   std::unique_ptr<Impl> impl_;
 };
 
-// The OpenAPI 3 document of this API (openapi.cpp), also served at GET /openapi.json.
+// The OpenAPI 3 document of this API (docs/openapi.json, compiled in), also served at GET /openapi.json.
 const std::string& openapi_json();
 
 }  // namespace sonic::http
