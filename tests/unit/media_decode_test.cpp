@@ -14,6 +14,7 @@
 #include "media/audio.h"
 #include "media/image.h"
 #include "media/probe.h"
+#include "support/speech_conversions.h"
 #include "support/test_media.h"
 #include "util/error.h"
 
@@ -41,29 +42,7 @@ float peak(const std::vector<float>& samples) {
   return p;
 }
 
-class MediaDecodeTest : public ::testing::Test {
- protected:
-  static void SetUpTestSuite() { dir_ = new test::TempDir(); }
-  static void TearDownTestSuite() {
-    delete dir_;
-    dir_ = nullptr;
-  }
-  static fs::path path(const std::string& name) { return *dir_ / name; }
-  static fs::path speech() { return test::fixture("speech_en_5s.wav"); }
-  static fs::path sox(const std::string& name, const std::string& options) {
-    fs::path out = path(name);
-    run_ok("sox " + q(speech()) + " " + options + " " + q(out));
-    return out;
-  }
-  static fs::path ffmpeg(const std::string& name, const std::string& options) {
-    fs::path out = path(name);
-    run_ok("ffmpeg -nostdin -hide_banner -loglevel error -y -i " + q(speech()) + " " + options +
-           " " + q(out));
-    return out;
-  }
-  static test::TempDir* dir_;
-};
-test::TempDir* MediaDecodeTest::dir_ = nullptr;
+class MediaDecodeTest : public test::SpeechConversionSuite {};
 
 // ----- audio
 

@@ -8,6 +8,7 @@
 #include <string>
 
 #include "media/probe.h"
+#include "support/speech_conversions.h"
 #include "support/test_media.h"
 #include "util/error.h"
 
@@ -35,30 +36,7 @@ std::string error_code_of(F&& call) {
   return "none";
 }
 
-class MediaProbeTest : public ::testing::Test {
- protected:
-  static void SetUpTestSuite() { dir_ = new test::TempDir(); }
-  static void TearDownTestSuite() {
-    delete dir_;
-    dir_ = nullptr;
-  }
-  static fs::path path(const std::string& name) { return *dir_ / name; }
-  static fs::path speech() { return test::fixture("speech_en_5s.wav"); }
-  // sox conversion of the speech fixture with extra output options.
-  static fs::path sox(const std::string& name, const std::string& options) {
-    fs::path out = path(name);
-    run_ok("sox " + q(speech()) + " " + options + " " + q(out));
-    return out;
-  }
-  static fs::path ffmpeg(const std::string& name, const std::string& options) {
-    fs::path out = path(name);
-    run_ok("ffmpeg -nostdin -hide_banner -loglevel error -y -i " + q(speech()) + " " + options +
-           " " + q(out));
-    return out;
-  }
-  static test::TempDir* dir_;
-};
-test::TempDir* MediaProbeTest::dir_ = nullptr;
+class MediaProbeTest : public test::SpeechConversionSuite {};
 
 std::uint16_t wav_format_tag(const fs::path& p) {
   std::string bytes = test::read_file(p);
