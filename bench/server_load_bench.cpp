@@ -218,7 +218,8 @@ int main(int argc, char** argv) {
     if (!std::freopen(log.c_str(), "w", stderr)) _exit(126);
     dup2(STDERR_FILENO, STDOUT_FILENO);
     execl(binary.c_str(), binary.c_str(), "serve", "--port", "0", "--data-dir", (temp / "data").c_str(), "--port-file",
-          (temp / "port").c_str(), "--log-level", "warn", static_cast<char*>(nullptr));
+          (temp / "port").c_str(), "--log-level", "warn", "--rate-limit-per-min", "0", "--max-active-jobs", "0",
+          static_cast<char*>(nullptr));
     _exit(127);
   }
   int port = 0;

@@ -9,11 +9,15 @@
 //
 // Threads: the main thread runs the HTTP accept loop; a signal thread waits for
 // SIGTERM/SIGINT (blocked everywhere else) and starts the shutdown.
+#include <fcntl.h>
+#include <openssl/rand.h>
 #include <pthread.h>
 #include <signal.h>
+#include <unistd.h>
 
 #include <atomic>
 #include <cstdlib>
+#include <filesystem>
 #include <fstream>
 #include <functional>
 #include <iostream>
@@ -63,7 +67,45 @@ struct ServeOptions {
   std::string jwt_admin_claim;
   std::string url_signing_key_file;
   int signed_url_ttl_s = 3600;
+  std::string api_keys_file;
+  std::string metrics_key_file;
+  // Limits, proxies, browsers, TLS.
+  double rate_limit_per_min = 10;
+  double rate_limit_burst = 3;
+  int max_active_jobs = 4;
+  std::string trusted_proxy;
+  std::string cors_origin;
+  bool cors_allow_credentials = false;
+  std::string tls_cert;
+  std::string tls_key;
 };
+
+// With auth on and no HS256 secret to derive it from, signed URLs need a key that survives
+// restarts: one is made once in the data dir (mode 0600) unless --url-signing-key-file says.
+std::string persistent_url_key(const std::string& data_dir) {
+  std::filesystem::path dir(data_dir);
+  std::error_code ec;
+  std::filesystem::create_directories(dir, ec);
+  auto path = dir / "url-signing.key";
+  if (!std::filesystem::exists(path, ec)) {
+    unsigned char random[32];
+    if (RAND_bytes(random, sizeof random) != 1) throw Error(ErrorCode::internal, "No randomness for the URL key.");
+    static const char* digits = "0123456789abcdef";
+    std::string hex;
+    for (unsigned char b : random) hex += {digits[b >> 4], digits[b & 15]};
+    auto tmp = path;
+    tmp += ".tmp";
+    int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+    if (fd < 0 || ::write(fd, hex.data(), hex.size()) != static_cast<ssize_t>(hex.size()) || ::fsync(fd) != 0) {
+      if (fd >= 0) ::close(fd);
+      throw Error(ErrorCode::internal, "Cannot write " + tmp.string() + ".");
+    }
+    ::close(fd);
+    std::filesystem::rename(tmp, path, ec);
+    if (ec) throw Error(ErrorCode::internal, "Cannot write " + path.string() + ": " + ec.message());
+  }
+  return path.string();
+}
 
 // Settings read from the config file for every option not given as a flag or env var.
 void apply_config_file(CLI::App& cmd, ServeOptions& o) {
@@ -86,7 +128,12 @@ void apply_config_file(CLI::App& cmd, ServeOptions& o) {
       {"insecure-no-auth", num(o.insecure_no_auth)}, {"jwt-secret-file", num(o.jwt_secret_file)},
       {"jwt-public-key", num(o.jwt_public_key)}, {"jwt-issuer", num(o.jwt_issuer)},
       {"jwt-audience", num(o.jwt_audience)}, {"jwt-admin-claim", num(o.jwt_admin_claim)},
-      {"url-signing-key-file", num(o.url_signing_key_file)}, {"signed-url-ttl-s", num(o.signed_url_ttl_s)}};
+      {"url-signing-key-file", num(o.url_signing_key_file)}, {"signed-url-ttl-s", num(o.signed_url_ttl_s)},
+      {"api-keys-file", num(o.api_keys_file)}, {"metrics-key-file", num(o.metrics_key_file)},
+      {"rate-limit-per-min", num(o.rate_limit_per_min)}, {"rate-limit-burst", num(o.rate_limit_burst)},
+      {"max-active-jobs", num(o.max_active_jobs)}, {"trusted-proxy", num(o.trusted_proxy)},
+      {"cors-origin", num(o.cors_origin)}, {"cors-allow-credentials", num(o.cors_allow_credentials)},
+      {"tls-cert", num(o.tls_cert)}, {"tls-key", num(o.tls_key)}};
   for (auto it = file.begin(); it != file.end(); ++it) {
     std::string key = it.key();
     for (char& c : key)
@@ -115,6 +162,8 @@ int run_serve(CLI::App& cmd, ServeOptions o) {
 
   // Access control is settled before anything listens: a refusal exits 2 at once.
   std::shared_ptr<const http::Authenticator> auth;
+  http::TrustedProxies proxies;
+  http::CorsPolicy cors;
   try {
     http::AuthSettings as;
     as.mode = o.auth;
@@ -126,7 +175,21 @@ int run_serve(CLI::App& cmd, ServeOptions o) {
     as.admin_claim = o.jwt_admin_claim;
     as.url_signing_key_file = o.url_signing_key_file;
     as.signed_url_ttl_s = o.signed_url_ttl_s;
+    as.api_keys_file = o.api_keys_file;
+    if (!o.metrics_key_file.empty()) as.metrics_key = http::read_secret_file(o.metrics_key_file, "metrics-key-file");
+    else if (const char* key = std::getenv("SONIC_METRICS_KEY")) as.metrics_key = key;
+    bool hs_secret = !as.jwt_secret.empty() || !as.jwt_secret_file.empty();
+    if (as.mode != "none" && as.url_signing_key_file.empty() && !(as.mode == "jwt" && hs_secret))
+      as.url_signing_key_file = persistent_url_key(o.data_dir);
     auth = std::make_shared<const http::Authenticator>(as);
+    proxies = http::TrustedProxies(o.trusted_proxy);
+    cors = http::CorsPolicy(o.cors_origin, o.cors_allow_credentials);
+    if (o.rate_limit_per_min < 0 || o.rate_limit_burst < 1)
+      throw Error(ErrorCode::invalid_config, "--rate-limit-per-min must be >= 0 (0 = off) and --rate-limit-burst >= 1.",
+                  "rate-limit-per-min");
+    if (o.tls_cert.empty() != o.tls_key.empty())
+      throw Error(ErrorCode::invalid_config, "HTTPS needs both --tls-cert and --tls-key.",
+                  o.tls_cert.empty() ? "tls-cert" : "tls-key");
     if (!auth->enabled() && !http::is_loopback_host(o.host)) {
       if (!o.insecure_no_auth)
         throw Error(ErrorCode::invalid_config,
@@ -161,6 +224,7 @@ int run_serve(CLI::App& cmd, ServeOptions o) {
     sc.janitor_interval = std::chrono::seconds(std::max(1, o.janitor_interval_s));
     sc.cache = !o.no_cache;
     sc.isolate_clients = auth->enabled();
+    sc.max_active_per_client = std::max(0, o.max_active_jobs);
 
     http::HttpConfig hc;
     hc.host = o.host;
@@ -173,13 +237,19 @@ int run_serve(CLI::App& cmd, ServeOptions o) {
     hc.web_dir = o.web_dir;
     hc.version = SONIC_VERSION;
     hc.auth = auth;
+    hc.rate_limit_per_min = o.rate_limit_per_min;
+    hc.rate_limit_burst = o.rate_limit_burst;
+    hc.trusted_proxies = proxies;
+    hc.cors = cors;
+    hc.tls_cert_file = o.tls_cert;
+    hc.tls_key_file = o.tls_key;
 
     jobs::JobService service(sc);
     http::HttpServer server(hc, service);
     int port = server.bind();
     service.start();
 
-    std::string url = "http://" + o.host + ":" + std::to_string(port);
+    std::string url = std::string(o.tls_cert.empty() ? "http" : "https") + "://" + o.host + ":" + std::to_string(port);
     if (!o.port_file.empty()) {
       std::string tmp = o.port_file + ".tmp";
       std::ofstream(tmp) << port << "\n";
@@ -187,7 +257,8 @@ int run_serve(CLI::App& cmd, ServeOptions o) {
     }
     log::info("listening", {{"url", url}, {"port", port}, {"data_dir", o.data_dir}, {"workers", sc.workers},
                             {"queue_size", sc.queue_capacity}, {"max_upload_mb", o.max_upload_mb},
-                            {"auth", auth->enabled() ? auth->algorithm() : "none"}});
+                            {"auth", auth->enabled() ? auth->algorithm() : "none"}, {"tls", !o.tls_cert.empty()},
+                            {"rate_limit_per_min", o.rate_limit_per_min}, {"max_active_jobs", o.max_active_jobs}});
     std::cout << "sonic-server listening on " << url << std::endl;
 
     std::atomic<bool> done{false};
@@ -214,7 +285,7 @@ int run_serve(CLI::App& cmd, ServeOptions o) {
   } catch (const Error& e) {
     log::error("serve failed", {{"code", e.code_name()}, {"error", e.message()}});
     std::cerr << "error (" << e.code_name() << "): " << e.message() << "\n";
-    return 1;
+    return e.code() == ErrorCode::invalid_config ? 2 : 1;
   } catch (const std::exception& e) {
     log::error("serve failed", {{"error", e.what()}});
     std::cerr << "error: " << e.what() << "\n";
@@ -252,7 +323,8 @@ void add_serve_command(CLI::App& app) {
   opt("--log-file", o->log_file, "SONIC_LOG_FILE", "Also write the JSON log lines to this file");
   opt("--config-file", o->config_file, "SONIC_CONFIG", "JSON file of settings (keys = flag names)");
   opt("--port-file", o->port_file, "SONIC_PORT_FILE", "Write the bound port here once ready");
-  opt("--auth", o->auth, "SONIC_AUTH", "none (loopback only) | jwt")->check(CLI::IsMember({"none", "jwt"}));
+  opt("--auth", o->auth, "SONIC_AUTH", "none (loopback only) | jwt | apikey")
+      ->check(CLI::IsMember({"none", "jwt", "apikey"}));
   cmd->add_flag("--insecure-no-auth", o->insecure_no_auth, "Allow --auth none on a non-loopback address")
       ->envname("SONIC_INSECURE_NO_AUTH");
   opt("--jwt-secret-file", o->jwt_secret_file, "SONIC_JWT_SECRET_FILE",
@@ -265,6 +337,24 @@ void add_serve_command(CLI::App& app) {
   opt("--url-signing-key-file", o->url_signing_key_file, "SONIC_URL_SIGNING_KEY_FILE",
       "Key for signed download URLs (default: derived from the JWT secret)");
   opt("--signed-url-ttl-s", o->signed_url_ttl_s, "SONIC_SIGNED_URL_TTL_S", "Lifetime of a signed video_url");
+  opt("--api-keys-file", o->api_keys_file, "SONIC_API_KEYS_FILE",
+      "Hashed static API keys, '<sub> sha256:<hex> [admin]' per line (sonic-server apikey)");
+  opt("--metrics-key-file", o->metrics_key_file, "SONIC_METRICS_KEY_FILE",
+      "A bearer key for /metrics (or the key itself in SONIC_METRICS_KEY)");
+  opt("--rate-limit-per-min", o->rate_limit_per_min, "SONIC_RATE_LIMIT_PER_MIN",
+      "Generate requests a minute per user (per client address with auth off); 0 = off");
+  opt("--rate-limit-burst", o->rate_limit_burst, "SONIC_RATE_LIMIT_BURST", "Generate requests allowed at once");
+  opt("--max-active-jobs", o->max_active_jobs, "SONIC_MAX_ACTIVE_JOBS",
+      "Jobs one user may have queued + running; 0 = no cap");
+  opt("--trusted-proxy", o->trusted_proxy, "SONIC_TRUSTED_PROXY",
+      "Reverse proxies (IPs/CIDRs, comma-separated) whose X-Forwarded-For/-Proto/-Host count");
+  opt("--cors-origin", o->cors_origin, "SONIC_CORS_ORIGIN",
+      "Other web origins allowed to call the API (comma-separated, or *); default same origin only");
+  cmd->add_flag("--cors-allow-credentials", o->cors_allow_credentials,
+                "Send Access-Control-Allow-Credentials to listed origins (never with *)")
+      ->envname("SONIC_CORS_ALLOW_CREDENTIALS");
+  opt("--tls-cert", o->tls_cert, "SONIC_TLS_CERT", "Serve HTTPS with this PEM certificate chain (with --tls-key)");
+  opt("--tls-key", o->tls_key, "SONIC_TLS_KEY", "The PEM private key of --tls-cert");
   cmd->add_flag("--no-cache", o->no_cache, "Disable the result cache and in-flight dedup")->envname("SONIC_NO_CACHE");
   cmd->callback([o, cmd] { throw CLI::RuntimeError(run_serve(*cmd, *o)); });
 }

@@ -1,6 +1,10 @@
 // `sonic-server token`: mints an HS256 token with the server's secret, for tests, scripts
 // and small deployments without an identity provider (docs/auth.md). The token is printed
 // on stdout and nothing else, so `TOKEN=$(sonic-server token --sub alice)` works.
+//
+// `sonic-server apikey`: makes a random static API key. Prints the key (line 1; shown once,
+// never stored) and the line to append to the --api-keys-file (line 2: subject and the
+// key's SHA-256 only).
 #include <cstdlib>
 #include <iostream>
 #include <memory>
@@ -45,7 +49,29 @@ int run_token(const TokenOptions& o) {
   }
 }
 
+int run_apikey(const std::string& subject, bool admin) {
+  try {
+    http::NewApiKey made = http::make_api_key(subject, admin);
+    std::cout << made.key << "\n" << made.line << "\n";
+    std::cerr << "Line 1 is the key: give it to the script, it is not stored anywhere.\n"
+                 "Line 2 goes into the server's --api-keys-file.\n";
+    return 0;
+  } catch (const Error& e) {
+    std::cerr << "error (" << e.code_name() << "): " << e.message() << "\n";
+    return 2;
+  }
+}
+
 }  // namespace
+
+void add_apikey_command(CLI::App& app) {
+  auto subject = std::make_shared<std::string>();
+  auto admin = std::make_shared<bool>(false);
+  CLI::App* cmd = app.add_subcommand("apikey", "Make a static API key and its hashed line for --api-keys-file");
+  cmd->add_option("--sub", *subject, "Subject: the user who will own the jobs")->required();
+  cmd->add_flag("--admin", *admin, "The key sees every job and /metrics");
+  cmd->callback([subject, admin] { throw CLI::RuntimeError(run_apikey(*subject, *admin)); });
+}
 
 void add_token_command(CLI::App& app) {
   auto o = std::make_shared<TokenOptions>();

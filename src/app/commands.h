@@ -15,5 +15,7 @@ void add_serve_command(CLI::App& app);
 void add_probe_command(CLI::App& app);
 // `sonic-server token` — mint an HS256 bearer token for the server's secret (cmd_token.cpp).
 void add_token_command(CLI::App& app);
+// `sonic-server apikey` — make a static API key and its hashed keys-file line (cmd_token.cpp).
+void add_apikey_command(CLI::App& app);
 
 }  // namespace sonic::app

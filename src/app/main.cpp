@@ -13,6 +13,7 @@ int main(int argc, char** argv) {
   sonic::app::add_probe_command(app);
   sonic::app::add_serve_command(app);
   sonic::app::add_token_command(app);
+  sonic::app::add_apikey_command(app);
   CLI11_PARSE(app, argc, argv);
   return 0;
 }

@@ -83,6 +83,14 @@ std::string hmac_sha256(std::string_view key, std::string_view message) {
   return std::string(reinterpret_cast<const char*>(mac), len);
 }
 
+std::string sha256_raw(std::string_view text) {
+  unsigned char digest[EVP_MAX_MD_SIZE];
+  unsigned int len = 0;
+  if (EVP_Digest(text.data(), text.size(), digest, &len, EVP_sha256(), nullptr) != 1)
+    throw Error(ErrorCode::internal, "SHA-256 failed");
+  return std::string(reinterpret_cast<const char*>(digest), len);
+}
+
 struct JwtDeleter {
   void operator()(jwt_t* j) const { jwt_free(j); }
 };
@@ -142,6 +150,25 @@ bool contains_word(const json& claim, const std::string& word) {
 
 }  // namespace
 
+std::string sha256_hex(std::string_view text) {
+  std::string raw = sha256_raw(text);
+  return hex(reinterpret_cast<const unsigned char*>(raw.data()), raw.size());
+}
+
+NewApiKey make_api_key(const std::string& subject, bool admin) {
+  if (subject.empty() || subject.size() > kMaxSubjectBytes ||
+      std::any_of(subject.begin(), subject.end(),
+                  [](char c) { return static_cast<unsigned char>(c) <= 0x20 || c == '#'; }))
+    throw config_error("--sub must be 1-256 characters without spaces or '#'.", "sub");
+  unsigned char random[32];
+  if (RAND_bytes(random, sizeof random) != 1)
+    throw Error(ErrorCode::internal, "No randomness for the key.");
+  NewApiKey out;
+  out.key = "sk_sonic_" + hex(random, sizeof random);
+  out.line = subject + " sha256:" + sha256_hex(out.key) + (admin ? " admin" : "");
+  return out;
+}
+
 std::string read_secret_file(const std::string& path, const std::string& flag) {
   std::ifstream in(path, std::ios::binary);
   if (!in) throw config_error("Cannot read " + path + " (given to --" + flag + ").", flag);
@@ -155,22 +182,40 @@ std::string read_secret_file(const std::string& path, const std::string& flag) {
 
 Authenticator::Authenticator(const AuthSettings& s)
     : url_ttl_s_(s.signed_url_ttl_s), skew_s_(s.clock_skew_s) {
-  if (s.mode == "none") return;
-  if (s.mode != "jwt")
-    throw config_error("--auth must be 'none' or 'jwt', not '" + s.mode + "'.", "auth");
+  if (!s.metrics_key.empty()) {
+    if (s.metrics_key.size() < kMinSecretBytes)
+      throw config_error("The /metrics key must be at least 32 bytes (e.g. `openssl rand -hex 32`).",
+                         "metrics-key-file");
+    metrics_key_sha256_ = sha256_raw(s.metrics_key);
+  }
+  if (s.mode == "none") {
+    if (!s.api_keys_file.empty())
+      throw config_error("--api-keys-file needs --auth apikey (or jwt): with --auth none nobody is asked for a key.",
+                         "api-keys-file");
+    return;
+  }
+  if (s.mode != "jwt" && s.mode != "apikey")
+    throw config_error("--auth must be 'none', 'jwt' or 'apikey', not '" + s.mode + "'.", "auth");
   enabled_ = true;
   if (url_ttl_s_ < 1)
     throw config_error("--signed-url-ttl-s must be at least 1.", "signed-url-ttl-s");
+  if (!s.api_keys_file.empty()) load_api_keys(s.api_keys_file);
+  if (s.mode == "apikey" && s.api_keys_file.empty())
+    throw config_error("--auth apikey needs --api-keys-file (make keys with `sonic-server apikey --sub NAME`).",
+                       "api-keys-file");
   bool have_secret = !s.jwt_secret.empty() || !s.jwt_secret_file.empty();
   bool have_key = !s.jwt_public_key_file.empty();
-  if (have_secret == have_key)
+  jwt_ = s.mode == "jwt";
+  if (jwt_ && have_secret == have_key)
     throw config_error(
         have_key ? "Give either a JWT secret (--jwt-secret-file / SONIC_JWT_SECRET) or "
                    "--jwt-public-key, not both."
                  : "--auth jwt needs --jwt-secret-file (or SONIC_JWT_SECRET) for HS256, or "
                    "--jwt-public-key for RS256/ES256.",
         have_key ? "jwt-public-key" : "jwt-secret-file");
-  if (have_secret) {
+  if (!jwt_) {
+    algorithm_ = "apikey";
+  } else if (have_secret) {
     algorithm_ = "HS256";
     key_ = !s.jwt_secret_file.empty() ? read_secret_file(s.jwt_secret_file, "jwt-secret-file")
                                       : s.jwt_secret;
@@ -213,15 +258,20 @@ Authenticator::Authenticator(const AuthSettings& s)
 
 std::optional<Identity> Authenticator::authenticate(std::string_view authorization,
                                                     std::int64_t now_s,
-                                                    AuthFailure& failure) const {
+                                                    AuthFailure& failure,
+                                                    std::string_view api_key) const {
   failure = AuthFailure{};
   auto refuse = [&](std::string why) {
     failure.description = std::move(why);
     return std::nullopt;
   };
+  while (!api_key.empty() && api_key.front() == ' ') api_key.remove_prefix(1);
+  while (!api_key.empty() && api_key.back() == ' ') api_key.remove_suffix(1);
+  if (!api_key.empty()) return check_api_key(api_key, failure);
   while (!authorization.empty() && authorization.front() == ' ') authorization.remove_prefix(1);
   while (!authorization.empty() && authorization.back() == ' ') authorization.remove_suffix(1);
-  if (authorization.empty()) return refuse("Send Authorization: Bearer <token>.");
+  if (authorization.empty())
+    return refuse(jwt_ ? "Send Authorization: Bearer <token>." : "Send Authorization: Bearer <API key>.");
   failure.token_present = true;
   constexpr std::string_view kScheme = "bearer ";
   if (authorization.size() <= kScheme.size() ||
@@ -231,6 +281,8 @@ std::optional<Identity> Authenticator::authenticate(std::string_view authorizati
   std::string token(authorization.substr(kScheme.size()));
   while (!token.empty() && token.front() == ' ') token.erase(0, 1);
   if (token.size() > kMaxTokenBytes) return refuse("The token is too long.");
+  // A JWT always has dots; an API key never does.
+  if (!jwt_ || token.find('.') == std::string::npos) return check_api_key(token, failure);
 
   auto dot1 = token.find('.');
   auto dot2 = dot1 == std::string::npos ? dot1 : token.find('.', dot1 + 1);
@@ -296,6 +348,80 @@ std::optional<Identity> Authenticator::authenticate(std::string_view authorizati
   id.subject = std::move(subject);
   id.admin = is_admin(claims.dump());
   return id;
+}
+
+std::optional<Identity> Authenticator::check_api_key(std::string_view key,
+                                                     AuthFailure& failure) const {
+  failure.token_present = true;
+  // The lookup is by the hash of what was sent: timing reveals nothing about stored keys.
+  auto it = key.size() <= kMaxTokenBytes ? api_keys_.find(sha256_raw(key)) : api_keys_.end();
+  if (it == api_keys_.end()) {
+    failure.description = api_keys_.empty() ? "The token is malformed (a signed JWT has three parts)."
+                                            : "The API key is not valid.";
+    return std::nullopt;
+  }
+  return it->second;
+}
+
+void Authenticator::load_api_keys(const std::string& path) {
+  std::ifstream in(path);
+  if (!in) throw config_error("Cannot read " + path + " (given to --api-keys-file).", "api-keys-file");
+  std::string line;
+  int number = 0;
+  while (std::getline(in, line)) {
+    ++number;
+    auto hash = line.find('#');
+    if (hash != std::string::npos) line.erase(hash);
+    std::istringstream words(line);
+    std::string subject, digest, flag, extra;
+    if (!(words >> subject)) continue;
+    auto bad = [&](const std::string& why) {
+      return config_error(path + " line " + std::to_string(number) + ": " + why +
+                              " (expected `<subject> sha256:<64 hex digits> [admin]`).",
+                          "api-keys-file");
+    };
+    if (!(words >> digest) || digest.rfind("sha256:", 0) != 0 || digest.size() != 7 + 64)
+      throw bad("no sha256:<hex> hash");
+    std::string raw;
+    for (std::size_t i = 7; i < digest.size(); i += 2) {
+      auto nibble = [](char c) {
+        if (c >= '0' && c <= '9') return c - '0';
+        if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+        if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+        return -1;
+      };
+      int hi = nibble(digest[i]), lo = nibble(digest[i + 1]);
+      if (hi < 0 || lo < 0) throw bad("the hash is not hexadecimal");
+      raw.push_back(static_cast<char>(hi * 16 + lo));
+    }
+    Identity id;
+    id.subject = subject;
+    if (words >> flag) {
+      if (flag != "admin") throw bad("unknown flag '" + flag + "'");
+      id.admin = true;
+    }
+    if (words >> extra) throw bad("unexpected '" + extra + "'");
+    if (subject.size() > kMaxSubjectBytes) throw bad("the subject is longer than 256 characters");
+    if (!api_keys_.emplace(raw, id).second) throw bad("the same key is listed twice");
+  }
+  if (api_keys_.empty())
+    throw config_error(path + " lists no API keys (make one with `sonic-server apikey --sub NAME`).",
+                       "api-keys-file");
+}
+
+bool Authenticator::metrics_key_matches(std::string_view authorization) const {
+  if (metrics_key_sha256_.empty()) return false;
+  while (!authorization.empty() && authorization.front() == ' ') authorization.remove_prefix(1);
+  constexpr std::string_view kScheme = "bearer ";
+  if (authorization.size() <= kScheme.size() ||
+      !std::equal(kScheme.begin(), kScheme.end(), authorization.begin(),
+                  [](char a, char b) { return a == std::tolower(static_cast<unsigned char>(b)); }))
+    return false;
+  authorization.remove_prefix(kScheme.size());
+  while (!authorization.empty() && authorization.front() == ' ') authorization.remove_prefix(1);
+  while (!authorization.empty() && authorization.back() == ' ') authorization.remove_suffix(1);
+  std::string presented = sha256_raw(authorization);
+  return CRYPTO_memcmp(presented.data(), metrics_key_sha256_.data(), presented.size()) == 0;
 }
 
 bool Authenticator::is_admin(const std::string& claims_json) const {

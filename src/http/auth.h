@@ -1,7 +1,12 @@
 // Authentication and download signing for the HTTP API (issue 5, docs/auth.md).
 //
-// Two modes: `none` (only on a loopback address unless the operator insists) and `jwt`:
-// HS256 with a shared secret, or RS256/ES256 with a PEM public key, verified with libjwt.
+// Three modes: `none` (only on a loopback address unless the operator insists), `jwt`:
+// HS256 with a shared secret, or RS256/ES256 with a PEM public key, verified with libjwt,
+// and `apikey`: static keys for scripts. API keys also work next to JWTs when a keys file
+// is given in `jwt` mode. The keys file holds only SHA-256 hashes of the keys (which are
+// 256-bit random strings made by `sonic-server apikey`, so a fast hash is enough: there is
+// nothing to brute-force), one line per key: `<subject> sha256:<64 hex> [admin]`.
+// A key is sent as `Authorization: Bearer <key>` or `X-API-Key: <key>`.
 // Every rule is explicit here rather than left to the library's defaults: the token's
 // `alg` must equal the configured algorithm exactly (so `alg: none` and HS/RS confusion —
 // an HS256 token "signed" with the RSA public key — fail before any signature check), `exp`
@@ -22,12 +27,13 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <unordered_map>
 
 namespace sonic::http {
 
 // What `serve` was given (flags, SONIC_* env, config file).
 struct AuthSettings {
-  std::string mode = "none";        // none | jwt
+  std::string mode = "none";        // none | jwt | apikey
   std::string jwt_secret;           // HS256 secret bytes (SONIC_JWT_SECRET)
   std::string jwt_secret_file;      // HS256 secret in a file (trailing newline ignored)
   std::string jwt_public_key_file;  // PEM public key: RSA -> RS256, EC P-256 -> ES256
@@ -37,6 +43,8 @@ struct AuthSettings {
   std::string url_signing_key_file;  // key for signed URLs; default: derived from the HS secret
   int signed_url_ttl_s = 3600;
   int clock_skew_s = 60;
+  std::string api_keys_file;  // hashed static API keys (see above); required for `apikey`
+  std::string metrics_key;    // a bearer key that may read /metrics (besides admins)
 };
 
 // Who made a request.
@@ -60,10 +68,16 @@ class Authenticator {
   bool enabled() const { return enabled_; }
   const std::string& algorithm() const { return algorithm_; }
 
-  // Checks an Authorization header value ("Bearer <token>"); `now_s` = Unix seconds.
+  // Checks an Authorization header value ("Bearer <token or API key>") and, when not
+  // empty, an X-API-Key header value; `now_s` = Unix seconds.
   // Returns the identity, or fills `failure` and returns nullopt.
   std::optional<Identity> authenticate(std::string_view authorization, std::int64_t now_s,
-                                       AuthFailure& failure) const;
+                                       AuthFailure& failure, std::string_view api_key = {}) const;
+
+  // /metrics' own key (--metrics-key-file): true when `authorization` is "Bearer <it>".
+  bool has_metrics_key() const { return !metrics_key_sha256_.empty(); }
+  bool metrics_key_matches(std::string_view authorization) const;
+  std::size_t api_key_count() const { return api_keys_.size(); }
 
   // "/output/name" -> "?expires=...&sig=..." valid for the configured TTL from now_s.
   std::string sign_path(std::string_view path, std::int64_t now_s) const;
@@ -73,6 +87,8 @@ class Authenticator {
 
  private:
   bool is_admin(const std::string& claims_json) const;
+  std::optional<Identity> check_api_key(std::string_view key, AuthFailure& failure) const;
+  void load_api_keys(const std::string& path);
 
   bool enabled_ = false;
   std::string algorithm_;  // HS256 | RS256 | ES256
@@ -82,6 +98,9 @@ class Authenticator {
   std::string url_key_;  // 32 bytes
   int url_ttl_s_ = 3600;
   int skew_s_ = 60;
+  bool jwt_ = false;                                     // JWTs accepted
+  std::unordered_map<std::string, Identity> api_keys_;  // SHA-256 (raw bytes) -> who
+  std::string metrics_key_sha256_;                       // raw bytes; empty = none
 };
 
 // True for 127.0.0.0/8, ::1 and "localhost": the only addresses `--auth none` may bind.
@@ -91,6 +110,16 @@ bool is_loopback_host(const std::string& host);
 std::string mint_hs256_token(const std::string& secret, const std::string& subject,
                              std::int64_t ttl_s, bool admin, const std::string& issuer = {},
                              const std::string& audience = {});
+
+// A new random API key ("sk_sonic_" + 64 hex digits) and its keys-file line for `subject`.
+struct NewApiKey {
+  std::string key;   // show once; never stored
+  std::string line;  // "<subject> sha256:<hex> [admin]"
+};
+NewApiKey make_api_key(const std::string& subject, bool admin);
+
+// SHA-256 of `text` as 64 lower-case hex digits.
+std::string sha256_hex(std::string_view text);
 
 // Reads a secret or key file; strips one trailing newline (CR/LF). Throws Error(invalid_config).
 std::string read_secret_file(const std::string& path, const std::string& flag);

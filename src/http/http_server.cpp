@@ -12,6 +12,12 @@
 // on, a user's jobs exist only for that user (and admins): another subject gets the same
 // 404 as for an unknown id, so ids cannot be probed. Downloads take a signed URL (what
 // video_url carries) or the owner's bearer token.
+//
+// Limits (docs/auth.md): generate takes a token from the caller's bucket (RateLimiter) and
+// must fit under the caller's cap of active jobs before a byte of the upload is stored;
+// both answer 429 rate_limited with Retry-After. The caller is the token's subject, or the
+// client address (X-Forwarded-For only from --trusted-proxy peers) with auth off.
+// CORS headers are added in pre-routing for allowed origins; OPTIONS answers preflights.
 #include "http/http_server.h"
 
 #include <fcntl.h>
@@ -19,6 +25,8 @@
 #include <unistd.h>
 
 #include <httplib.h>
+#include <openssl/err.h>
+#include <openssl/ssl.h>
 
 #include <ctime>
 #include <fstream>
@@ -26,6 +34,7 @@
 
 #include "engine/params.h"
 #include "http/metrics.h"
+#include "http/rate_limit.h"
 #include "http/upload_sink.h"
 #include "http/web_assets.h"
 #include "media/probe.h"
@@ -47,10 +56,12 @@ struct RequestContext {
   double read_ms = 0;   // generate: until the upload was stored
   double probe_ms = 0;  // generate: content sniffing of both files
   std::optional<Identity> identity;  // auth on: who sent the request
+  std::string client;                // the client's address (see client_address.h)
 };
 thread_local RequestContext t_request;
 
-enum class Access { public_route, user, admin };
+// metrics: an admin, or the --metrics-key-file key; open with auth off and no key.
+enum class Access { public_route, user, admin, metrics };
 
 std::int64_t unix_now() { return static_cast<std::int64_t>(std::time(nullptr)); }
 
@@ -74,8 +85,9 @@ json error_body(ErrorCode code, const std::string& message, const std::string& f
 }
 
 void send_error(httplib::Response& res, const Error& e) {
-  if (e.code() == ErrorCode::queue_full || e.code() == ErrorCode::rate_limited) res.set_header("Retry-After", "5");
-  if (e.code() == ErrorCode::shutting_down) res.set_header("Retry-After", "10");
+  if (e.retry_after_s() > 0) res.set_header("Retry-After", std::to_string(e.retry_after_s()));
+  else if (e.code() == ErrorCode::queue_full || e.code() == ErrorCode::rate_limited) res.set_header("Retry-After", "5");
+  else if (e.code() == ErrorCode::shutting_down) res.set_header("Retry-After", "10");
   send_json(res, e.http_status(), error_body(e.code(), e.message(), e.field()));
 }
 
@@ -126,23 +138,87 @@ struct OpenFile {
   OpenFile& operator=(const OpenFile&) = delete;
 };
 
+// The HTTPS server for --tls-cert/--tls-key: TLS 1.2 or newer, the chain and key loaded and
+// checked against each other; Error(invalid_config) saying which file is wrong otherwise.
+std::unique_ptr<httplib::Server> make_tls_server(const std::string& cert, const std::string& key) {
+  if (cert.empty() || key.empty())
+    throw Error(ErrorCode::invalid_config, "HTTPS needs both --tls-cert and --tls-key.", cert.empty() ? "tls-cert" : "tls-key");
+  std::string problem;
+  auto openssl_error = [] {
+    char text[256] = {0};
+    ERR_error_string_n(ERR_get_error(), text, sizeof text);
+    ERR_clear_error();
+    return std::string(text);
+  };
+  auto server = std::make_unique<httplib::SSLServer>([&](SSL_CTX& ctx) {
+    SSL_CTX_set_min_proto_version(&ctx, TLS1_2_VERSION);
+    SSL_CTX_set_options(&ctx, SSL_OP_NO_COMPRESSION | SSL_OP_NO_RENEGOTIATION | SSL_OP_CIPHER_SERVER_PREFERENCE);
+    if (SSL_CTX_use_certificate_chain_file(&ctx, cert.c_str()) != 1) {
+      problem = "Cannot use " + cert + " as the TLS certificate (PEM chain, server first): " + openssl_error();
+      return false;
+    }
+    if (SSL_CTX_use_PrivateKey_file(&ctx, key.c_str(), SSL_FILETYPE_PEM) != 1) {
+      problem = "Cannot use " + key + " as the TLS private key (unencrypted PEM): " + openssl_error();
+      return false;
+    }
+    if (SSL_CTX_check_private_key(&ctx) != 1) {
+      problem = "The TLS key " + key + " does not belong to the certificate " + cert + ".";
+      return false;
+    }
+    return true;
+  });
+  if (!server->is_valid())
+    throw Error(ErrorCode::invalid_config, problem.empty() ? "TLS could not be set up." : problem, "tls-cert");
+  return server;
+}
+
+std::string header_first_value(const httplib::Request& req, const char* name) {
+  std::string v = req.get_header_value(name);
+  auto comma = v.find(',');
+  if (comma != std::string::npos) v.erase(comma);
+  while (!v.empty() && v.back() == ' ') v.pop_back();
+  while (!v.empty() && v.front() == ' ') v.erase(0, 1);
+  return v;
+}
+
 }  // namespace
 
 struct HttpServer::Impl {
   HttpConfig config;
   jobs::JobService& service;
-  httplib::Server server;
+  std::unique_ptr<httplib::Server> server_owner;
+  httplib::Server& server;
   HttpMetrics metrics;
+  RateLimiter limiter;
 
-  Impl(HttpConfig c, jobs::JobService& s) : config(std::move(c)), service(s) {}
+  Impl(HttpConfig c, jobs::JobService& s)
+      : config(std::move(c)),
+        service(s),
+        server_owner(tls() ? make_tls_server(config.tls_cert_file, config.tls_key_file)
+                           : std::make_unique<httplib::Server>()),
+        server(*server_owner),
+        limiter(config.rate_limit_per_min, config.rate_limit_burst) {}
 
+  bool tls() const { return !config.tls_cert_file.empty() || !config.tls_key_file.empty(); }
   bool auth_on() const { return config.auth && config.auth->enabled(); }
 
   // Sets t_request.identity, or throws unauthorized (401 + WWW-Authenticate) / forbidden.
   void authorize(const httplib::Request& req, httplib::Response& res, Access access) {
-    if (!auth_on() || access == Access::public_route) return;
+    if (access == Access::public_route) return;
+    if (access == Access::metrics) {
+      bool has_key = config.auth && config.auth->has_metrics_key();
+      if (has_key && config.auth->metrics_key_matches(req.get_header_value("Authorization"))) return;
+      if (!auth_on() && !has_key) return;
+      if (!auth_on()) {
+        res.set_header("WWW-Authenticate", "Bearer realm=\"sonic-server metrics\"");
+        throw Error(ErrorCode::unauthorized, "Send Authorization: Bearer <the metrics key>.");
+      }
+      access = Access::admin;
+    }
+    if (!auth_on()) return;
     AuthFailure failure;
-    auto identity = config.auth->authenticate(req.get_header_value("Authorization"), unix_now(), failure);
+    auto identity = config.auth->authenticate(req.get_header_value("Authorization"), unix_now(), failure,
+                                              req.get_header_value("X-API-Key"));
     if (!identity) {
       std::string challenge = "Bearer realm=\"sonic-server\"";
       if (failure.token_present) challenge += ", error=\"invalid_token\"";
@@ -158,8 +234,23 @@ struct HttpServer::Impl {
 
   // The owner recorded on new jobs and used for "own jobs": the token's subject, or the
   // client address when auth is off.
-  std::string owner(const httplib::Request& req) const {
-    return t_request.identity ? t_request.identity->subject : req.remote_addr;
+  std::string owner(const httplib::Request&) const {
+    return t_request.identity ? t_request.identity->subject : t_request.client;
+  }
+
+  // Generate's limits, checked before the upload is read: the caller's token bucket, then
+  // the cap on the caller's active jobs. Error(rate_limited) with Retry-After.
+  void check_limits(const httplib::Request& req) {
+    std::string key = (t_request.identity ? "sub:" : "ip:") + owner(req);
+    if (auto wait = limiter.take(key)) {
+      int retry = std::max(1, static_cast<int>(std::ceil(*wait)));
+      std::ostringstream rate;
+      rate << config.rate_limit_per_min;
+      throw Error(ErrorCode::rate_limited, "Too many videos requested: the limit is " + rate.str() +
+                                               " a minute; retry in " + std::to_string(retry) + " s.")
+          .with_retry_after(retry);
+    }
+    service.check_active_cap(owner(req));
   }
 
   // The job if this request may see it; another user's job answers like an unknown id.
@@ -196,9 +287,16 @@ struct HttpServer::Impl {
       return b;
     }
     std::string host = req.get_header_value("Host");
+    std::string scheme = tls() ? "https" : "http";
+    if (config.trusted_proxies.trusted(req.remote_addr)) {
+      std::string proto = header_first_value(req, "X-Forwarded-Proto");
+      if (proto == "https" || proto == "http") scheme = proto;
+      std::string forwarded_host = header_first_value(req, "X-Forwarded-Host");
+      if (!forwarded_host.empty()) host = forwarded_host;
+    }
     if (host.empty() || host.find_first_of(" /\\\"<>") != std::string::npos)
       host = config.host + ":" + std::to_string(req.local_port);
-    return "http://" + host;
+    return scheme + "://" + host;
   }
 
   json job_json(const httplib::Request& req, const jobs::JobRecord& job) const {
@@ -335,7 +433,8 @@ struct HttpServer::Impl {
         config.auth->verify_signed_path(path, req.get_param_value("expires"), req.get_param_value("sig"), unix_now()))
       return;
     AuthFailure failure;
-    auto identity = config.auth->authenticate(req.get_header_value("Authorization"), unix_now(), failure);
+    auto identity = config.auth->authenticate(req.get_header_value("Authorization"), unix_now(), failure,
+                                              req.get_header_value("X-API-Key"));
     if (!identity)
       throw Error(ErrorCode::forbidden, req.has_param("sig") ? "The download link is invalid or has expired."
                                                              : "Downloads need a signed link (video_url) or a token.");
@@ -443,9 +542,10 @@ struct HttpServer::Impl {
                   try {
                     try {
                       authorize(req, res, Access::user);
+                      check_limits(req);
                     } catch (const Error&) {
-                      // Read (and drop) a small body so the client can read the 401 instead
-                      // of a reset; a larger one is cut off: strangers must not cost us uploads.
+                      // Read (and drop) a small body so the client can read the 401/429 instead
+                      // of a reset; a larger one is cut off: refused uploads must not cost us.
                       std::size_t drained = 0;
                       constexpr std::size_t kDrainLimit = 2 * 1024 * 1024;
                       auto drop = [&](const char*, std::size_t n) { return (drained += n) <= kDrainLimit; };
@@ -520,8 +620,31 @@ struct HttpServer::Impl {
       body["ready"] = false;
       send_json(res, 503, body);
     }));
-    server.Get("/metrics", route("/metrics", Access::admin, [this](const httplib::Request&, httplib::Response& res) {
+    server.Get("/metrics", route("/metrics", Access::metrics, [this](const httplib::Request&, httplib::Response& res) {
       res.set_content(metrics.render(service.metrics()), "text/plain; version=0.0.4; charset=utf-8");
+    }));
+    // CORS preflight (and plain OPTIONS): an allowed origin asking for allowed methods and
+    // headers gets 204 with the CORS headers; any other origin gets 403 and none of them.
+    server.Options(".*", route("OPTIONS", Access::public_route, [this](const httplib::Request& req, httplib::Response& res) {
+      res.set_header("Allow", std::string(CorsPolicy::kMethods));
+      std::string origin = req.get_header_value("Origin");
+      std::string method = req.get_header_value("Access-Control-Request-Method");
+      if (origin.empty() || method.empty()) {
+        res.status = 204;
+        return;
+      }
+      if (!config.cors.allows(origin))
+        throw Error(ErrorCode::forbidden, "Origin " + origin + " may not call this API (see --cors-origin).", "Origin");
+      if (!CorsPolicy::method_allowed(method))
+        throw Error(ErrorCode::forbidden, "Method " + method + " is not allowed here.", "Access-Control-Request-Method");
+      std::string headers = req.get_header_value("Access-Control-Request-Headers");
+      if (!CorsPolicy::headers_allowed(headers))
+        throw Error(ErrorCode::forbidden, "A requested header is not allowed: " + headers + ".",
+                    "Access-Control-Request-Headers");
+      res.set_header("Access-Control-Allow-Methods", std::string(CorsPolicy::kMethods));
+      res.set_header("Access-Control-Allow-Headers", std::string(CorsPolicy::kRequestHeaders));
+      res.set_header("Access-Control-Max-Age", "600");
+      res.status = 204;
     }));
     server.Get("/openapi.json", route("/openapi.json", Access::public_route, [](const httplib::Request&, httplib::Response& res) {
       res.set_content(openapi_json(), "application/json");
@@ -551,12 +674,23 @@ struct HttpServer::Impl {
   }
 
   void install_hooks() {
-    server.set_pre_routing_handler([](const httplib::Request& req, httplib::Response& res) {
+    server.set_pre_routing_handler([this](const httplib::Request& req, httplib::Response& res) {
       t_request = RequestContext{};
       t_request.start = std::chrono::steady_clock::now();
       std::string id = req.get_header_value("X-Request-Id");
       t_request.request_id = sane_request_id(id) ? id : jobs::new_uuid();
       res.set_header("X-Request-Id", t_request.request_id);
+      t_request.client =
+          config.trusted_proxies.client_address(req.remote_addr, req.get_header_value("X-Forwarded-For"));
+      std::string origin = req.get_header_value("Origin");
+      if (!origin.empty() && config.cors.enabled()) {
+        res.set_header("Vary", "Origin");
+        if (config.cors.allows(origin)) {
+          res.set_header("Access-Control-Allow-Origin", config.cors.allow_origin_value(origin));
+          res.set_header("Access-Control-Expose-Headers", std::string(CorsPolicy::kExposedHeaders));
+          if (config.cors.allow_credentials()) res.set_header("Access-Control-Allow-Credentials", "true");
+        }
+      }
       return httplib::Server::HandlerResponse::Unhandled;
     });
     server.set_error_handler(httplib::Server::HandlerWithResponse([](const httplib::Request& req,
@@ -595,7 +729,7 @@ struct HttpServer::Impl {
       log::info("request", {{"method", req.method}, {"route", t_request.route}, {"path", req.path},
                             {"status", res.status}, {"bytes", bytes}, {"bytes_in", t_request.bytes_in},
                             {"latency_ms", seconds * 1000.0}, {"request_id", res.get_header_value("X-Request-Id")},
-                            {"client", req.remote_addr},
+                            {"client", t_request.client.empty() ? req.remote_addr : t_request.client},
                             {"sub", t_request.identity ? json(t_request.identity->subject) : json(nullptr)}});
       if (t_request.read_ms > 0)
         log::debug("request phases", {{"request_id", res.get_header_value("X-Request-Id")},

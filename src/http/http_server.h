@@ -14,6 +14,8 @@
 #include <string>
 
 #include "http/auth.h"
+#include "http/client_address.h"
+#include "http/cors.h"
 #include "jobs/job_service.h"
 
 namespace sonic::http {
@@ -30,6 +32,14 @@ struct HttpConfig {
   std::string version = "dev";
   // Null or disabled = no authentication (loopback only; cmd_serve enforces that).
   std::shared_ptr<const Authenticator> auth;
+  // Generate requests per minute and burst per subject (per client address with auth
+  // off); 0 per minute = no limit.
+  double rate_limit_per_min = 10;
+  double rate_limit_burst = 3;
+  TrustedProxies trusted_proxies;  // whose X-Forwarded-For / -Proto to believe
+  CorsPolicy cors;                 // default: same origin only
+  // Both set = serve HTTPS (PEM certificate chain and private key); both empty = HTTP.
+  std::string tls_cert_file, tls_key_file;
 };
 
 class HttpServer {
@@ -39,6 +49,7 @@ class HttpServer {
   HttpServer(const HttpServer&) = delete;
   HttpServer& operator=(const HttpServer&) = delete;
 
+  // Throws Error(invalid_config) when the TLS certificate or key cannot be used.
   // Binds the listening socket; returns the port. Throws Error(internal) on failure.
   int bind();
   // Serves until stop(). Returns false when listening failed.

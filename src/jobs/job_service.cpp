@@ -1,6 +1,9 @@
 // JobService: submission, cache, workers, recovery, janitor (see job_service.h).
 #include "jobs/job_service.h"
 
+#include <algorithm>
+#include <cmath>
+
 #include <sys/resource.h>
 
 #include <fstream>
@@ -219,6 +222,7 @@ SubmitOutcome JobService::submit(JobSpec spec) {
       }
     }
     if (!outcome.cached && !outcome.joined) {
+      check_active_cap(job.client);
       store_->insert(job);
       if (!queue_.push(job.client, job.id)) {
         store_->remove(job.id);
@@ -240,6 +244,21 @@ SubmitOutcome JobService::submit(JobSpec spec) {
               {{"job_id", outcome.job.id}, {"request_id", spec.request_id}, {"client", spec.client},
                {"engine", job.engine}, {"params", job.params}, {"queue_depth", queue_.size()}});
   return outcome;
+}
+
+void JobService::check_active_cap(const std::string& client) const {
+  int cap = config_.max_active_per_client;
+  if (cap <= 0) return;
+  int active = store_->count_active(client);
+  if (active < cap) return;
+  // A slot frees when one of them finishes: about one job's time (mean so far, else 10 s).
+  auto snapshot = job_seconds_.snapshot();
+  double mean = snapshot.count > 0 ? snapshot.sum / static_cast<double>(snapshot.count) : 10.0;
+  int retry = static_cast<int>(std::clamp(std::ceil(mean), 1.0, 300.0));
+  throw Error(ErrorCode::rate_limited,
+              "You already have " + std::to_string(active) + " jobs queued or running (the limit is " +
+                  std::to_string(cap) + "); wait for one to finish.")
+      .with_retry_after(retry);
 }
 
 std::optional<JobRecord> JobService::get(const std::string& id) const { return store_->get(id); }

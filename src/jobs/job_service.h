@@ -51,6 +51,10 @@ struct ServiceConfig {
   // result gets its own hard link of the video, and in-flight dedup joins only the same
   // client's job.
   bool isolate_clients = false;
+  // Most jobs one client may have queued + running at once (0 = no cap); one more is a
+  // 429 rate_limited. Joining an identical in-flight job or a cache hit adds no work and
+  // is not capped.
+  int max_active_per_client = 0;
 };
 
 // A validated request whose files are already stored in uploads/.
@@ -100,8 +104,12 @@ class JobService {
   // cannot be prepared.
   void start();
 
-  // Throws Error: invalid_param (unknown engine), queue_full, shutting_down.
+  // Throws Error: invalid_param (unknown engine), queue_full, rate_limited (the client's
+  // cap of active jobs, with a Retry-After estimate), shutting_down.
   SubmitOutcome submit(JobSpec spec);
+  // Throws the cap's Error(rate_limited) when `client` is at max_active_per_client now; the
+  // HTTP layer asks before reading an upload (submit() checks again, atomically).
+  void check_active_cap(const std::string& client) const;
   // The result-cache answer for `spec` if there is one (a new succeeded job sharing the
   // earlier video), else nullopt. Needs only the hashes, so the HTTP layer asks before
   // probing the files again: identical bytes were probed when the first job ran. Does not

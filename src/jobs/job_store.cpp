@@ -303,6 +303,13 @@ int JobStore::count(const std::string& client) const {
   return st.step() ? static_cast<int>(st.integer(0)) : 0;
 }
 
+int JobStore::count_active(const std::string& client) const {
+  std::lock_guard lock(mutex_);
+  Statement st(db_, "SELECT COUNT(*) FROM jobs WHERE client=? AND state IN ('queued','running')");
+  st.bind({client});
+  return st.step() ? static_cast<int>(st.integer(0)) : 0;
+}
+
 std::vector<JobRecord> JobStore::list_in_state(JobState state) const {
   return query("WHERE state=? ORDER BY created_ms, id", {std::string(state_name(state))});
 }

@@ -42,6 +42,8 @@ class JobStore {
   // Newest first. Empty client = all clients.
   std::vector<JobRecord> list(const std::string& client, int offset, int limit) const;
   int count(const std::string& client) const;
+  // Jobs of `client` that are queued or running.
+  int count_active(const std::string& client) const;
   std::vector<JobRecord> list_in_state(JobState state) const;  // oldest first
   std::map<JobState, int> count_by_state() const;
 

@@ -47,10 +47,18 @@ class Error : public std::runtime_error {
   std::string message() const { return what(); }
   // The parameter or form field at fault; empty when none is.
   const std::string& field() const noexcept { return field_; }
+  // Seconds after which a retry can succeed (429/503 answers carry it as Retry-After);
+  // 0 = not said.
+  int retry_after_s() const noexcept { return retry_after_s_; }
+  Error& with_retry_after(int seconds) noexcept {
+    retry_after_s_ = seconds;
+    return *this;
+  }
 
  private:
   ErrorCode code_;
   std::string field_;
+  int retry_after_s_ = 0;
 };
 
 }  // namespace sonic

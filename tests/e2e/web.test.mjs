@@ -22,7 +22,11 @@ let server, baseUrl, browser;
 async function launchServer(name, extraArgs = [], env = {}) {
   const portFile = path.join(work, `${name}.port`);
   const proc = spawn(binary, ['serve', '--host', '127.0.0.1', '--port', '0', '--port-file', portFile,
-    '--data-dir', path.join(work, `${name}-data`), '--log-level', 'warn', ...extraArgs],
+    '--data-dir', path.join(work, `${name}-data`), '--log-level', 'warn',
+    // Per-user limits off unless a test sets them: these tests generate many videos at once.
+    ...(extraArgs.includes('--rate-limit-per-min') ? [] : ['--rate-limit-per-min', '0']),
+    ...(extraArgs.includes('--max-active-jobs') ? [] : ['--max-active-jobs', '0']),
+    ...extraArgs],
     { stdio: ['ignore', 'inherit', 'inherit'], env: { ...process.env, ...env } });
   for (let i = 0; i < 300; i++) {
     if (fs.existsSync(portFile) && fs.readFileSync(portFile, 'utf8').trim()) break;

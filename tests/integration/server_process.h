@@ -10,6 +10,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <fstream>
 #include <nlohmann/json.hpp>
@@ -53,6 +54,11 @@ class ServerProcess {
     std::vector<std::string> args = {sonic_binary().string(), "serve", "--port", "0", "--host", "127.0.0.1",
                                      "--data-dir", data_dir_.string(), "--port-file", (temp_ / "port").string(),
                                      "--log-level", "info"};
+    // The per-user limits are off unless a test sets them: most suites send many requests
+    // from one address on purpose. server_limits_test covers the defaults.
+    for (const char* limit : {"--rate-limit-per-min", "--max-active-jobs"})
+      if (std::find(extra_args_.begin(), extra_args_.end(), limit) == extra_args_.end())
+        args.insert(args.end(), {limit, "0"});
     args.insert(args.end(), extra_args_.begin(), extra_args_.end());
     std::string log = (temp_ / "server.log").string();
     pid_ = fork();
