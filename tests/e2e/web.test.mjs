@@ -280,6 +280,58 @@ test('with auth on: the token field signs requests in and the signed video URL p
   }
 });
 
+test('rate limit: the second quick request is refused in plain words with the wait', async () => {
+  const limited = await launchServer('limited', ['--rate-limit-per-min', '1', '--rate-limit-burst', '1']);
+  try {
+    const context = await browser.newContext({ viewport: { width: 1280, height: 900 } });
+    const page = await context.newPage();
+    await page.goto(limited.url + '/');
+    await page.waitForSelector('.preset');
+    await page.setInputFiles('#image-input', files.text);  // cheap: refused after the limiter
+    await page.setInputFiles('#audio-input', files.speech);
+    await page.click('#generate-button');
+    await page.waitForFunction(() => /not supported/.test(document.getElementById('error-title').textContent), null, { timeout: 60000 });
+    await page.click('#generate-button');
+    await page.waitForFunction(() => /Too many requests/.test(document.getElementById('error-title').textContent), null, { timeout: 60000 });
+    assert.match(await page.textContent('#error-text'), /retry in \d+ s/, 'the page says how long to wait');
+    assert.equal(await page.isVisible('#audio-preview'), true, 'the chosen files stay');
+    await context.close();
+  } finally {
+    await stopServer(limited.proc);
+  }
+});
+
+test('CORS: a listed origin may call the API from a browser, another may not', async () => {
+  // Two origins from one page server: http://127.0.0.1:P is listed, http://localhost:P is not.
+  const pageServer = await launchServer('origin');
+  const allowed = pageServer.url;
+  const api = await launchServer('cors', ['--cors-origin', allowed]);
+  try {
+    const context = await browser.newContext();
+    const page = await context.newPage();
+    const call = (target) => page.evaluate(async (u) => {
+      try {
+        // The Authorization header makes this a preflighted request.
+        const r = await fetch(u + '/api/jobs', { headers: { Authorization: 'Bearer x', 'X-Request-Id': 'cors-test' } });
+        return { status: r.status, requestId: r.headers.get('X-Request-Id') };
+      } catch (e) {
+        return { error: String(e) };
+      }
+    }, target);
+    await page.goto(allowed + '/');
+    const ok = await call(api.url);
+    assert.equal(ok.status, 200, JSON.stringify(ok));
+    assert.equal(ok.requestId, 'cors-test', 'exposed headers are readable');
+    await page.goto(allowed.replace('127.0.0.1', 'localhost') + '/');
+    const refused = await call(api.url);
+    assert.ok(refused.error, `a page from an unlisted origin must not read the answer: ${JSON.stringify(refused)}`);
+    await context.close();
+  } finally {
+    await stopServer(api.proc);
+    await stopServer(pageServer.proc);
+  }
+});
+
 test('phone width: usable layout, no horizontal scrolling', async () => {
   const { page, context } = await openPage({ width: 390, height: 844 });
   const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
