@@ -13,9 +13,9 @@
 // 404 as for an unknown id, so ids cannot be probed. Downloads take a signed URL (what
 // video_url carries) or the owner's bearer token.
 //
-// Limits (docs/auth.md): generate takes a token from the caller's bucket (RateLimiter) and
-// must fit under the caller's cap of active jobs before a byte of the upload is stored;
-// both answer 429 rate_limited with Retry-After. The caller is the token's subject, or the
+// Limits (docs/auth.md): generate takes a token from the caller's bucket (RateLimiter)
+// before a byte of the upload is stored, and a new job must fit under the caller's cap of
+// active jobs (JobService); both answer 429 rate_limited with Retry-After. The caller is the token's subject, or the
 // client address (X-Forwarded-For only from --trusted-proxy peers) with auth off.
 // CORS headers are added in pre-routing for allowed origins; OPTIONS answers preflights.
 #include "http/http_server.h"
@@ -238,8 +238,10 @@ struct HttpServer::Impl {
     return t_request.identity ? t_request.identity->subject : t_request.client;
   }
 
-  // Generate's limits, checked before the upload is read: the caller's token bucket, then
-  // the cap on the caller's active jobs. Error(rate_limited) with Retry-After.
+  // Generate's rate limit, checked before the upload is read: the caller's token bucket.
+  // Error(rate_limited) with Retry-After. (The cap on active jobs is JobService::submit's:
+  // only once the upload is hashed is it known whether the request joins a job in flight
+  // or hits the cache, which add no work and are not capped.)
   void check_limits(const httplib::Request& req) {
     std::string key = (t_request.identity ? "sub:" : "ip:") + owner(req);
     if (auto wait = limiter.take(key)) {
@@ -250,7 +252,6 @@ struct HttpServer::Impl {
                                                " a minute; retry in " + std::to_string(retry) + " s.")
           .with_retry_after(retry);
     }
-    service.check_active_cap(owner(req));
   }
 
   // The job if this request may see it; another user's job answers like an unknown id.

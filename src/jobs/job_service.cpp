@@ -256,8 +256,8 @@ void JobService::check_active_cap(const std::string& client) const {
   double mean = snapshot.count > 0 ? snapshot.sum / static_cast<double>(snapshot.count) : 10.0;
   int retry = static_cast<int>(std::clamp(std::ceil(mean), 1.0, 300.0));
   throw Error(ErrorCode::rate_limited,
-              "You already have " + std::to_string(active) + " jobs queued or running (the limit is " +
-                  std::to_string(cap) + "); wait for one to finish.")
+              "You already have " + std::to_string(active) + (active == 1 ? " job" : " jobs") +
+                  " queued or running (the limit is " + std::to_string(cap) + "); wait for one to finish.")
       .with_retry_after(retry);
 }
 

@@ -107,8 +107,8 @@ class JobService {
   // Throws Error: invalid_param (unknown engine), queue_full, rate_limited (the client's
   // cap of active jobs, with a Retry-After estimate), shutting_down.
   SubmitOutcome submit(JobSpec spec);
-  // Throws the cap's Error(rate_limited) when `client` is at max_active_per_client now; the
-  // HTTP layer asks before reading an upload (submit() checks again, atomically).
+  // Throws the cap's Error(rate_limited) when `client` is at max_active_per_client now
+  // (submit() calls it under its lock, after the cache and join checks).
   void check_active_cap(const std::string& client) const;
   // The result-cache answer for `spec` if there is one (a new succeeded job sharing the
   // earlier video), else nullopt. Needs only the hashes, so the HTTP layer asks before
