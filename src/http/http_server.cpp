@@ -27,6 +27,7 @@
 #include <httplib.h>
 #include <openssl/err.h>
 #include <openssl/ssl.h>
+#include <openssl/x509.h>
 
 #include <ctime>
 #include <fstream>
@@ -158,7 +159,11 @@ std::unique_ptr<httplib::Server> make_tls_server(const std::string& cert, const 
       return false;
     }
     if (SSL_CTX_use_PrivateKey_file(&ctx, key.c_str(), SSL_FILETYPE_PEM) != 1) {
-      problem = "Cannot use " + key + " as the TLS private key (unencrypted PEM): " + openssl_error();
+      // OpenSSL already compares a key of the certificate's kind with it here.
+      bool mismatch = ERR_GET_REASON(ERR_peek_last_error()) == X509_R_KEY_VALUES_MISMATCH;
+      problem = mismatch ? "The TLS key " + key + " does not belong to the certificate " + cert + "."
+                         : "Cannot use " + key + " as the TLS private key (unencrypted PEM): " + openssl_error();
+      ERR_clear_error();
       return false;
     }
     if (SSL_CTX_check_private_key(&ctx) != 1) {
