@@ -20,7 +20,10 @@
 // CORS headers are added in pre-routing for allowed origins; OPTIONS answers preflights.
 #include "http/http_server.h"
 
+#include <arpa/inet.h>
 #include <fcntl.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -29,8 +32,10 @@
 #include <openssl/ssl.h>
 #include <openssl/x509.h>
 
+#include <charconv>
 #include <ctime>
 #include <fstream>
+#include <limits>
 #include <sstream>
 
 #include "engine/params.h"
@@ -58,6 +63,7 @@ struct RequestContext {
   double probe_ms = 0;  // generate: content sniffing of both files
   std::optional<Identity> identity;  // auth on: who sent the request
   std::string client;                // the client's address (see client_address.h)
+  bool close_connection = false;     // the body was not read to its end: hang up after answering
 };
 thread_local RequestContext t_request;
 
@@ -65,6 +71,68 @@ thread_local RequestContext t_request;
 enum class Access { public_route, user, admin, metrics };
 
 std::int64_t unix_now() { return static_cast<std::int64_t>(std::time(nullptr)); }
+
+// Request bodies. Only generate takes one (streamed to disk by UploadSink under
+// max_request_bytes); every other route's body would be buffered in memory by cpp-httplib,
+// so anything over kSmallBody there is refused before it is read. A generate body over the
+// limit is read and dropped up to twice the limit, so a browser sees the 413 instead of a
+// reset connection; beyond that the connection is closed without reading it.
+constexpr std::uint64_t kSmallBody = 64 * 1024;
+
+std::optional<std::uint64_t> content_length(const httplib::Request& req) {
+  if (!req.has_header("Content-Length")) return std::nullopt;
+  std::string text = req.get_header_value("Content-Length");
+  std::uint64_t value = 0;
+  auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
+  if (ec != std::errc() || end != text.data() + text.size()) return std::numeric_limits<std::uint64_t>::max();
+  return value;
+}
+
+// Marks the connection to be closed once this answer is written (see hang_up()): bytes of
+// the body may still be on their way, and they must never be read as another request.
+void close_after_response(httplib::Response& res) {
+  res.set_header("Connection", "close");
+  t_request.close_connection = true;
+}
+
+// Ends the connection of `req` after its answer was written. cpp-httplib 0.11 keeps a
+// connection open after a handler says `Connection: close` and parses whatever follows as
+// the next request — the rest of an unread body, which behind a proxy that reuses
+// connections is request smuggling. The handler has no socket, so it is found by its
+// address pair among this process's descriptors, then shut down: cpp-httplib's next read
+// sees the end and closes it. Runs only for refused bodies.
+void hang_up(const httplib::Request& req) {
+  std::error_code ec;
+  for (const auto& entry : fs::directory_iterator("/proc/self/fd", ec)) {
+    int fd = -1;
+    try {
+      fd = std::stoi(entry.path().filename().string());
+    } catch (const std::exception&) {
+      continue;
+    }
+    sockaddr_storage peer{}, local{};
+    socklen_t peer_len = sizeof peer, local_len = sizeof local;
+    if (::getpeername(fd, reinterpret_cast<sockaddr*>(&peer), &peer_len) != 0 ||
+        ::getsockname(fd, reinterpret_cast<sockaddr*>(&local), &local_len) != 0)
+      continue;
+    auto port_of = [](const sockaddr_storage& a) {
+      if (a.ss_family == AF_INET) return static_cast<int>(ntohs(reinterpret_cast<const sockaddr_in&>(a).sin_port));
+      if (a.ss_family == AF_INET6) return static_cast<int>(ntohs(reinterpret_cast<const sockaddr_in6&>(a).sin6_port));
+      return -1;
+    };
+    char host[INET6_ADDRSTRLEN] = {0};
+    if (peer.ss_family == AF_INET)
+      ::inet_ntop(AF_INET, &reinterpret_cast<const sockaddr_in&>(peer).sin_addr, host, sizeof host);
+    else if (peer.ss_family == AF_INET6)
+      ::inet_ntop(AF_INET6, &reinterpret_cast<const sockaddr_in6&>(peer).sin6_addr, host, sizeof host);
+    if (port_of(peer) == req.remote_port && port_of(local) == req.local_port && req.remote_addr == host) {
+      ::shutdown(fd, SHUT_RDWR);
+      return;
+    }
+  }
+}
+
+bool is_upload_route(const httplib::Request& req) { return req.method == "POST" && req.path == "/api/sonic/generate"; }
 
 bool sane_request_id(const std::string& id) {
   if (id.empty() || id.size() > 128) return false;
@@ -344,16 +412,25 @@ struct HttpServer::Impl {
     if (!req.is_multipart_form_data())
       throw Error(ErrorCode::unsupported_media_type,
                   "Send multipart/form-data with the files 'image' and 'audio' (and optionally 'config', 'preset').");
+    std::string limit_text = std::to_string(config.max_request_bytes / (1024 * 1024)) + " MB";
+    if (auto length = content_length(req); length && *length > config.max_request_bytes) {
+      // Over the limit by its own account: nothing is stored. Read and drop it (pre-routing
+      // already closed the connection on anything over twice the limit) so the client
+      // gets to read this answer.
+      bool whole = reader([](const httplib::MultipartFormData&) { return true; },
+                          [](const char*, std::size_t) { return true; });
+      if (!whole) close_after_response(res);
+      throw Error(ErrorCode::payload_too_large, "The request is larger than the limit of " + limit_text + ".");
+    }
     UploadSink sink(service.uploads_dir(), config.max_request_bytes);
     bool ok = reader([&](const httplib::MultipartFormData& part) { return sink.begin_part(part.name, part.filename); },
                      [&](const char* data, std::size_t size) { return sink.write(data, size); });
     sink.end_part();
     t_request.bytes_in = sink.total_bytes();
     metrics.add_upload_bytes(sink.total_bytes());
-    std::string limit_text = std::to_string(config.max_request_bytes / (1024 * 1024)) + " MB";
     if (sink.too_large() || res.status == 413 || !ok) {
       // The rest of the body was not read: this connection cannot carry another request.
-      res.set_header("Connection", "close");
+      close_after_response(res);
     }
     if (sink.too_large() || res.status == 413)
       throw Error(ErrorCode::payload_too_large, "The request is larger than the limit of " + limit_text + ".");
@@ -558,7 +635,7 @@ struct HttpServer::Impl {
                       bool whole = req.is_multipart_form_data()
                                        ? reader([](const httplib::MultipartFormData&) { return true; }, drop)
                                        : reader(drop);
-                      if (!whole) res.set_header("Connection", "close");
+                      if (!whole) close_after_response(res);
                       throw;
                     }
                     generate(req, res, reader);
@@ -679,6 +756,26 @@ struct HttpServer::Impl {
     res.set_content(std::string(asset->body), std::string(asset->content_type));
   }
 
+  // Before any byte of a body is read: too large for its route (see kSmallBody) -> 413 and
+  // the connection is closed unread. True when answered.
+  bool refuse_body(const httplib::Request& req, httplib::Response& res) {
+    auto length = content_length(req);
+    bool chunked = req.get_header_value("Transfer-Encoding").find("chunked") != std::string::npos;
+    std::string message;
+    if (is_upload_route(req)) {
+      if (!length || *length <= 2 * config.max_request_bytes) return false;
+      t_request.route = "/api/sonic/generate";
+      message = "The request is larger than the limit of " +
+                std::to_string(config.max_request_bytes / (1024 * 1024)) + " MB.";
+    } else {
+      if (!chunked && (!length || *length <= kSmallBody)) return false;
+      message = "Only POST /api/sonic/generate takes a request body of this size.";
+    }
+    close_after_response(res);
+    send_json(res, 413, error_body(ErrorCode::payload_too_large, message, ""));
+    return true;
+  }
+
   void install_hooks() {
     server.set_pre_routing_handler([this](const httplib::Request& req, httplib::Response& res) {
       t_request = RequestContext{};
@@ -697,10 +794,16 @@ struct HttpServer::Impl {
           if (config.cors.allow_credentials()) res.set_header("Access-Control-Allow-Credentials", "true");
         }
       }
-      return httplib::Server::HandlerResponse::Unhandled;
+      return refuse_body(req, res) ? httplib::Server::HandlerResponse::Handled
+                                   : httplib::Server::HandlerResponse::Unhandled;
     });
     server.set_error_handler(httplib::Server::HandlerWithResponse([](const httplib::Request& req,
                                                                      httplib::Response& res) {
+      if (req.method.empty()) {  // not parsed as HTTP: pre-routing never ran for it
+        t_request = RequestContext{};
+        t_request.request_id = jobs::new_uuid();
+        res.set_header("X-Request-Id", t_request.request_id);
+      }
       if (!res.body.empty() || res.has_header("Content-Length") || res.status == 304 || res.status == 416)
         return httplib::Server::HandlerResponse::Unhandled;
       if (!res.has_header("X-Request-Id") && !t_request.request_id.empty())
@@ -728,6 +831,7 @@ struct HttpServer::Impl {
       }
     });
     server.set_logger([this](const httplib::Request& req, const httplib::Response& res) {
+      if (t_request.close_connection) hang_up(req);  // the answer is written: now hang up
       double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t_request.start).count();
       if (t_request.start.time_since_epoch().count() == 0) seconds = 0;
       metrics.observe(t_request.route, req.method, res.status, seconds);
@@ -750,7 +854,8 @@ HttpServer::HttpServer(HttpConfig config, jobs::JobService& service)
   int threads = std::max(4, impl_->config.http_threads);
   // cpp-httplib's API takes ownership of a raw pointer here; it deletes the pool itself.
   svr.new_task_queue = [threads] { return new httplib::ThreadPool(static_cast<std::size_t>(threads)); };
-  svr.set_payload_max_length(impl_->config.max_request_bytes);
+  // Generate's own limit is UploadSink's; this one only bounds what is read and dropped.
+  svr.set_payload_max_length(2 * impl_->config.max_request_bytes);
   svr.set_keep_alive_max_count(1000);
   svr.set_keep_alive_timeout(5);
   svr.set_read_timeout(30);
