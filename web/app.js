@@ -5,7 +5,7 @@
 const $ = (id) => document.getElementById(id);
 const state = {
   image: null, audio: null, preset: 'natural', presets: [], overrides: {},
-  faceBox: null, jobId: null, stream: null, pollTimer: null, finished: false,
+  faceBox: null, jobId: null, stream: null, pollTimer: null, finished: false, limits: null,
 };
 
 // Every DESIGN §4 parameter as a labelled control: [name, label, kind, min, max, step, recommended, help]
@@ -181,6 +181,17 @@ function renderPresets() {
   }
 }
 
+async function loadLimits() {
+  try {
+    const r = await api('/api/limits');
+    if (r.ok) state.limits = r.body;
+  } catch (_) { /* an older server: the server's own 413 still explains */ }
+}
+
+function formatBytes(n) {
+  return n >= 1024 * 1024 ? `${(n / (1024 * 1024)).toFixed(1)} MB` : `${Math.ceil(n / 1024)} kB`;
+}
+
 async function loadPresets() {
   const r = await api('/api/presets');
   const list = Array.isArray(r.body) ? r.body : (r.body.presets || []);
@@ -194,7 +205,7 @@ async function loadPresets() {
 const ERROR_HINTS = {
   missing_file: ['A file is missing', 'Choose both a photo and a voice recording.'],
   no_face: ['No face found in the photo', 'Use a clear, well-lit photo looking at the camera — or drag a box around the face on the picture above, then press Generate again.'],
-  payload_too_large: ['The file is too big', 'Use a smaller photo (under 40 megapixels) and a shorter or compressed recording (the upload limit is about 50 MB).'],
+  payload_too_large: ['The file is too big', 'Use a smaller photo (under 40 megapixels) and a shorter or compressed recording.'],
   unsupported_media_type: ['That file type is not supported', 'Photos: PNG, JPEG or WebP. Recordings: WAV, MP3, FLAC, OGG/Opus or M4A.'],
   unreadable_media: ['The file could not be read', 'It may be damaged. Try saving it again or use another file.'],
   audio_too_long: ['The recording is too long', 'Cut it to 5 minutes or less.'],
@@ -346,6 +357,13 @@ async function submit(event) {
     showError('missing_file', !state.image ? 'Choose a photo first.' : 'Choose or record a voice recording first.');
     return;
   }
+  // Over the server's upload limit: say so now instead of sending it (a body far over the
+  // limit is refused by closing the connection, which a browser reports as a network error).
+  const total = state.image.size + state.audio.size;
+  if (state.limits && state.limits.max_upload_bytes && total > state.limits.max_upload_bytes) {
+    showError('payload_too_large', `Together the files are ${formatBytes(total)}; this server takes at most ${formatBytes(state.limits.max_upload_bytes)}.`);
+    return;
+  }
   const config = { ...state.overrides };
   if (state.faceBox) config.face_box = state.faceBox;
   const form = new FormData();
@@ -446,3 +464,4 @@ $('token-input').value = localStorage.getItem('sonic.token') || '';
 $('token-input').addEventListener('change', (e) => localStorage.setItem('sonic.token', e.target.value.trim()));
 renderHistory();
 loadPresets();
+loadLimits();

@@ -693,6 +693,18 @@ struct HttpServer::Impl {
       }
       send_json(res, 200, {{"success", true}, {"engines", list}, {"default", default_name}});
     }));
+    // What a client may send, so it can check before uploading (the page does).
+    server.Get("/api/limits", route("/api/limits", Access::public_route, [this](const httplib::Request&, httplib::Response& res) {
+      const auto& sc = service.config();
+      send_json(res, 200, {{"success", true},
+                           {"max_upload_bytes", config.max_request_bytes},
+                           {"max_audio_seconds", sc.limits.max_audio_seconds},
+                           {"max_image_pixels", sc.limits.max_image_pixels},
+                           {"rate_limit_per_min", config.rate_limit_per_min},
+                           {"rate_limit_burst", config.rate_limit_burst},
+                           {"max_active_jobs", sc.max_active_per_client},
+                           {"queue_size", service.queue_capacity()}});
+    }));
     server.Get("/healthz", route("/healthz", Access::public_route, [this](const httplib::Request&, httplib::Response& res) {
       send_json(res, 200, {{"status", "ok"}, {"version", config.version}});
     }));

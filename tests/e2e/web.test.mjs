@@ -176,6 +176,8 @@ test('too large and unsupported files get plain-words errors', async () => {
   await page.click('#generate-button');
   await page.waitForSelector('#error-panel:not([hidden])', { timeout: 60000 });
   assert.match(await page.textContent('#error-title'), /too big/);
+  // Known before sending: the page read the server's limit from /api/limits.
+  assert.match(await page.textContent('#error-text'), /at most 3\.0 MB/);
 
   await page.setInputFiles('#image-input', files.text);
   await page.setInputFiles('#audio-input', files.speech);

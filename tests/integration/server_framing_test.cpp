@@ -119,6 +119,19 @@ class ServerFraming : public ::testing::Test {
 };
 ServerProcess* ServerFraming::server_ = nullptr;
 
+TEST_F(ServerFraming, TheLimitsAreAnnouncedForClientsToCheckFirst) {
+  auto r = server_->client()->Get("/api/limits");
+  ASSERT_TRUE(r);
+  ASSERT_EQ(r->status, 200) << r->body;
+  json limits = body_json(r);
+  EXPECT_EQ(limits["max_upload_bytes"], 2 * 1024 * 1024) << r->body;
+  EXPECT_EQ(limits["max_audio_seconds"], 300) << r->body;
+  EXPECT_EQ(limits["max_image_pixels"], 40'000'000) << r->body;
+  EXPECT_EQ(limits["rate_limit_per_min"], 0) << "ServerProcess turns the rate limit off: " << r->body;
+  EXPECT_EQ(limits["max_active_jobs"], 0) << r->body;
+  EXPECT_EQ(limits["queue_size"], 64) << r->body;
+}
+
 TEST_F(ServerFraming, FarOverTheLimitIsRefusedBeforeTheBodyIsRead) {
   // 10 GB announced; a few bytes and a complete request follow. The answer must not wait
   // for the 10 GB (the read timeout is 30 s; the test allows 4 s).
