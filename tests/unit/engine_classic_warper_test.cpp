@@ -78,6 +78,54 @@ TEST(FaceWarper, JawOpensTheMouthAndPaintsAnInterior) {
   EXPECT_EQ(open.at<cv::Vec3b>(5, 5), closed.at<cv::Vec3b>(5, 5));
 }
 
+// A photo with teeth showing between parted lips: bright stripes inside the inner lip.
+cv::Mat with_teeth(const Scene& s) {
+  cv::Mat picture = s.picture.clone();
+  std::vector<cv::Point> inner;
+  for (int i = 60; i <= 67; ++i) inner.emplace_back(s.points[static_cast<size_t>(i)]);
+  cv::Mat mask = cv::Mat::zeros(picture.size(), CV_8U);
+  cv::fillPoly(mask, std::vector<std::vector<cv::Point>>{inner}, cv::Scalar(255));
+  for (int y = 0; y < picture.rows; ++y)
+    for (int x = 0; x < picture.cols; ++x)
+      if (mask.at<uchar>(y, x)) picture.at<cv::Vec3b>(y, x) = (x / 3) % 2 ? cv::Vec3b(235, 240, 245) : cv::Vec3b(150, 160, 170);
+  return picture;
+}
+
+double luminance(const cv::Vec3b& c) { return 0.114 * c[0] + 0.587 * c[1] + 0.299 * c[2]; }
+
+TEST(FaceWarper, DrawnTeethWhenThePhotoShowsNone) {
+  Scene s;  // the lips are one colour inside: no teeth to reuse
+  FaceWarper warper(s.picture.clone(), s.points, cv::Rect(0, 0, 384, 384));
+  EXPECT_FALSE(warper.uses_photo_teeth());
+}
+
+TEST(FaceWarper, OpenedMouthShowsThePhotosOwnTeethAndACavityBetween) {
+  Scene s;
+  const cv::Mat photo = with_teeth(s);
+  FaceWarper warper(photo.clone(), s.points, cv::Rect(0, 0, 384, 384));
+  ASSERT_TRUE(warper.uses_photo_teeth());
+  cv::Mat open;
+  warper.render({1.0, 0, 0, 0}, {}, open);
+  const auto& p = warper.last_points();
+  const auto& rest = warper.mesh().rest_points();
+  // Just under the upper lip, across the middle of the mouth: the photo's stripes, read at
+  // the same depth under the lip and the same fraction of the mouth's width.
+  double diff = 0, contrast = 0;
+  int n = 0;
+  for (double f = 0.4; f <= 0.6; f += 0.01, ++n) {
+    const double x_now = p[60].x + f * (p[64].x - p[60].x), x_rest = rest[60].x + f * (rest[64].x - rest[60].x);
+    const double y_now = std::max(p[61].y, p[63].y) + 1.5, y_rest = std::max(rest[61].y, rest[63].y) + 1.5;
+    const double now = luminance(open.at<cv::Vec3b>(cvRound(y_now), cvRound(x_now)));
+    const double then = luminance(photo.at<cv::Vec3b>(cvRound(y_rest), cvRound(x_rest)));
+    diff += std::abs(now - then);
+    contrast += then;
+  }
+  EXPECT_LT(diff / n, 30) << "the upper teeth are not the photo's";
+  // Between the teeth rows, the cavity is dark.
+  const cv::Point middle((p[62] + p[66]) * 0.5f);
+  EXPECT_LT(luminance(open.at<cv::Vec3b>(middle)), contrast / n - 80);
+}
+
 TEST(FaceWarper, BlinkClosesTheEyes) {
   Scene s;
   FaceWarper warper(s.picture.clone(), s.points, cv::Rect(0, 0, 384, 384));

@@ -31,6 +31,37 @@ double smoothstep01(double x) {
   return x * x * (3 - 2 * x);
 }
 
+double luminance(const cv::Vec3d& bgr) { return 0.114 * bgr[0] + 0.587 * bgr[1] + 0.299 * bgr[2]; }
+
+// y of a lip polyline (points in increasing x) at column x; flat beyond its ends.
+double polyline_y(const std::array<cv::Point2f, 5>& line, double x) {
+  if (x <= line.front().x) return line.front().y;
+  for (size_t k = 0; k + 1 < line.size(); ++k)
+    if (x <= line[k + 1].x) {
+      const double t = (x - line[k].x) / std::max(1e-3, static_cast<double>(line[k + 1].x - line[k].x));
+      return line[k].y + t * (line[k + 1].y - line[k].y);
+    }
+  return line.back().y;
+}
+
+// The upper (60-61-62-63-64) and lower (60-67-66-65-64) inner lip lines.
+std::array<cv::Point2f, 5> upper_inner(const std::vector<cv::Point2f>& p) { return {p[60], p[61], p[62], p[63], p[64]}; }
+std::array<cv::Point2f, 5> lower_inner(const std::vector<cv::Point2f>& p) { return {p[60], p[67], p[66], p[65], p[64]}; }
+
+// Bilinear sample of an 8-bit BGR image, clamped at its border.
+cv::Vec3d sample_bgr(const cv::Mat& image, double x, double y) {
+  x = std::clamp(x, 0.0, image.cols - 1.0);
+  y = std::clamp(y, 0.0, image.rows - 1.0);
+  const int x0 = static_cast<int>(x), y0 = static_cast<int>(y);
+  const int x1 = std::min(x0 + 1, image.cols - 1), y1 = std::min(y0 + 1, image.rows - 1);
+  const double fx = x - x0, fy = y - y0;
+  const auto at = [&](int yy, int xx) {
+    const cv::Vec3b& c = image.at<cv::Vec3b>(yy, xx);
+    return cv::Vec3d(c[0], c[1], c[2]);
+  };
+  return (at(y0, x0) * (1 - fx) + at(y0, x1) * fx) * (1 - fy) + (at(y1, x0) * (1 - fx) + at(y1, x1) * fx) * fy;
+}
+
 }  // namespace
 
 FaceWarper::FaceWarper(cv::Mat still, const face::Landmarks& landmarks, const cv::Rect& region)
@@ -45,6 +76,16 @@ FaceWarper::FaceWarper(cv::Mat still, const face::Landmarks& landmarks, const cv
   const cv::Scalar lips = cv::countNonZero(mask) > 0 ? cv::mean(still_, mask) : cv::Scalar(90, 90, 160);
   lip_colour_ = cv::Vec3d(lips[0], lips[1], lips[2]);
   rest_mouth_gap_ = mean_inner_gap(mesh_.rest_points());
+
+  // Teeth in the photo: the lips are parted by a few pixels and what is between them is
+  // clearly lighter than the lips. Then the opened mouth shows those teeth (see
+  // paint_mouth_interior) instead of drawn ones.
+  cv::Mat opening = cv::Mat::zeros(still_.size(), CV_8U);
+  cv::fillPoly(opening, std::vector<std::vector<cv::Point>>{inner}, cv::Scalar(255));
+  if (cv::countNonZero(opening) >= 12 && rest_mouth_gap_ >= std::max(2.0, 0.025 * mesh_.interocular())) {
+    const cv::Scalar between = cv::mean(still_, opening);
+    photo_teeth_ = luminance(cv::Vec3d(between[0], between[1], between[2])) > luminance(lip_colour_) + 25;
+  }
 }
 
 void FaceWarper::warp_triangles(const std::vector<cv::Point2f>& moved, cv::Mat& out) const {
@@ -161,7 +202,9 @@ void FaceWarper::render(const MouthControls& mouth, const MotionFrame& motion, c
 void FaceWarper::paint_mouth_interior(const std::vector<cv::Point2f>& moved, cv::Mat& out) const {
   const double d = mesh_.interocular();
   const double extra = (mean_inner_gap(moved) - rest_mouth_gap_) / d;
-  const double strength = smoothstep01(extra / 0.05);
+  // With the photo's teeth the interior at the photo's own opening is the photo itself, so
+  // it can take over at once; drawn teeth fade in over the first 5 % of the eye distance.
+  const double strength = smoothstep01(extra / (photo_teeth_ ? 0.01 : 0.05));
   if (strength <= 0.01) return;
 
   // The opening's outline: a Catmull-Rom curve through the inner-lip points, so the
@@ -187,17 +230,14 @@ void FaceWarper::paint_mouth_interior(const std::vector<cv::Point2f>& moved, cv:
   cv::fillPoly(mask, std::vector<std::vector<cv::Point>>{outline}, cv::Scalar(255), cv::LINE_AA, 4);
   cv::GaussianBlur(mask, mask, cv::Size(3, 3), 0.8);
 
-  // Upper edge of the opening at column x: the upper inner lip 60–61–62–63–64 (a polyline).
-  const std::array<cv::Point2f, 5> upper = {moved[60], moved[61], moved[62], moved[63], moved[64]};
-  const auto upper_y = [&](double x) {
-    if (x <= upper.front().x) return static_cast<double>(upper.front().y);
-    for (size_t k = 0; k + 1 < upper.size(); ++k)
-      if (x <= upper[k + 1].x) {
-        const double t = (x - upper[k].x) / std::max(1e-3, static_cast<double>(upper[k + 1].x - upper[k].x));
-        return upper[k].y + t * (upper[k + 1].y - upper[k].y);
-      }
-    return static_cast<double>(upper.back().y);
-  };
+  // Edges of the opening at column x: the inner lips, now and in the photo.
+  const auto upper = upper_inner(moved), lower = lower_inner(moved);
+  const auto upper_y = [&](double x) { return polyline_y(upper, x); };
+  const auto& rest = mesh_.rest_points();
+  const auto rest_upper = upper_inner(rest), rest_lower = lower_inner(rest);
+  // Column x of the opening now -> the same fraction of the way between the corners in the photo.
+  const double span_now = std::max(1.0, static_cast<double>(moved[64].x - moved[60].x));
+  const double span_rest = static_cast<double>(rest[64].x - rest[60].x);
 
   const cv::Point2f centre = (moved[62] + moved[66]) * 0.5f;
   const double half_width = std::max(1.0, 0.5 * cv::norm(moved[64] - moved[60]));
@@ -222,9 +262,38 @@ void FaceWarper::paint_mouth_interior(const std::vector<cv::Point2f>& moved, cv:
       // Tongue: a soft lighter mound rising from the lower lip.
       const double tongue = smoothstep01((v - 0.25 - 0.35 * u * u) / 0.5);
       colour = colour * (1 - 0.7 * tongue) + tongue_colour * (0.7 * tongue) * (0.6 + 0.4 * v);
-      // Upper teeth: a light band under the upper lip, shorter at the corners, shaded in the
-      // lip's shadow and mixed with the warped pixels so it is never flat.
       const double below_lip = py - upper_y(px);
+      if (photo_teeth_) {
+        // The photo's teeth: its upper 60 % of the opening hangs from the upper lip, the
+        // lower 40 % rides on the lower lip (the jaw), and the cavity shows between them.
+        // Each pixel is read from the photo at the same depth below its lip, at the same
+        // fraction of the mouth's width, with a soft shadow where teeth meet the cavity.
+        const double sx = rest[60].x + (px - moved[60].x) * span_rest / span_now;
+        const double top = polyline_y(rest_upper, sx), bottom = polyline_y(rest_lower, sx);
+        const double depth = std::max(0.0, bottom - top);
+        const double above_lip = polyline_y(lower, px) - py;
+        // Towards the corners the lower teeth hide behind the lip and the cheeks shade
+        // everything (the dark "buccal corridor").
+        const double side = std::min(1.0, u * u);
+        const double upper_share = 0.6 * depth, lower_share = 0.35 * depth * (1.0 - 0.8 * side);
+        const double up = upper_share - std::max(0.0, below_lip), down = lower_share - std::max(0.0, above_lip);
+        if (up > 0 || down > 0) {
+          const bool from_upper = up > 0 && (down <= 0 || up / std::max(1e-6, upper_share) >= down / std::max(1e-6, lower_share));
+          const double edge = from_upper ? up : down;
+          const cv::Vec3d teeth = from_upper ? sample_bgr(still_, sx, top + std::max(0.0, below_lip))
+                                             : sample_bgr(still_, sx, bottom - std::max(0.0, above_lip)) * 0.85;
+          const double weight = smoothstep01(edge / 1.2);
+          const double shade = (0.78 + 0.22 * smoothstep01(edge / 3.0)) * (1.0 - 0.3 * side * side);
+          colour = teeth * (shade * weight) + colour * (1.0 - weight);
+        }
+        const cv::Vec3d blended = warped * (1.0 - alpha) + colour * alpha;
+        pixel = cv::Vec3b(cv::saturate_cast<uchar>(blended[0]), cv::saturate_cast<uchar>(blended[1]),
+                          cv::saturate_cast<uchar>(blended[2]));
+        continue;
+      }
+      // Drawn upper teeth (the photo shows none): a light band under the upper lip, shorter
+      // at the corners, shaded in the lip's shadow and mixed with the warped pixels so it is
+      // never flat.
       const double band = teeth_height * (1.0 - 0.45 * std::min(1.0, u * u));
       const double in_teeth = smoothstep01((band - below_lip) / 1.5 + 0.5);
       if (in_teeth > 0) {

@@ -6,9 +6,11 @@
 // read back (the result equals cv::remap's fixed-point INTER_LINEAR with BORDER_REPLICATE,
 // bit for bit, at about two thirds of its cost with the tables). Pixels outside the region are
 // the still's own (full_frame: no seam). Where the lips part further than in the photo, a mouth
-// interior is drawn inside the inner-lip contour: a dark cavity shaded darker towards the
-// centre-back, a band of upper teeth under the upper lip; the lips themselves are warped
-// pixels of the photo, so they keep their colour and texture.
+// interior is painted inside the inner-lip contour: a dark cavity shaded darker towards the
+// centre-back and teeth — the photo's own when it shows teeth between parted lips (the upper
+// ones hang from the upper lip, the lower ones ride on the jaw), else a drawn band of upper
+// teeth; the lips themselves are warped pixels of the photo, so they keep their colour and
+// texture.
 //
 // Owned by the engine thread; not thread-safe (it reuses its buffers between frames).
 #pragma once
@@ -29,6 +31,8 @@ class FaceWarper {
   void render(const MouthControls& mouth, const MotionFrame& motion, cv::Mat& out);
 
   const FaceMesh& mesh() const { return mesh_; }
+  // Whether the opened mouth shows the photo's own teeth (else drawn ones).
+  bool uses_photo_teeth() const { return photo_teeth_; }
   // The points used by the last render() (landmarks first).
   const std::vector<cv::Point2f>& last_points() const { return last_points_; }
 
@@ -41,6 +45,7 @@ class FaceWarper {
   std::vector<cv::Point2f> last_points_;
   cv::Vec3d lip_colour_;  // mean BGR of the lips in the photo
   double rest_mouth_gap_ = 0;
+  bool photo_teeth_ = false;  // the photo shows teeth between parted lips: reuse them
 };
 
 }  // namespace sonic::engine::classic
