@@ -136,6 +136,45 @@ TEST(FaceWarper, BlinkClosesTheEyes) {
   EXPECT_LT(face::eye_aspect_ratio(closed), 0.25 * face::eye_aspect_ratio(rest));
 }
 
+TEST(FaceWarper, ClosedLidsCoverTheWhiteOfTheEye) {
+  Scene s;
+  // White eyes with a dark iris between the lids, as in a photo.
+  cv::Mat photo = s.picture.clone();
+  for (int first : {36, 42}) {
+    std::vector<cv::Point> eye;
+    for (int i = first; i < first + 6; ++i) eye.emplace_back(s.points[static_cast<size_t>(i)]);
+    cv::fillPoly(photo, std::vector<std::vector<cv::Point>>{eye}, cv::Scalar(245, 245, 245));
+    cv::circle(photo, (s.points[static_cast<size_t>(first + 1)] + s.points[static_cast<size_t>(first + 4)]) * 0.5f, 3,
+               cv::Scalar(40, 50, 60), -1);
+  }
+  FaceWarper warper(photo, s.points, cv::Rect(0, 0, 384, 384));
+  const double skin = luminance(cv::Vec3b(150, 170, 210));
+  cv::Mat half, closed;
+  warper.render({}, {{}, 0.5}, half);
+  // Half-way the eye is still open: its white shows.
+  double brightest_half = 0;
+  const auto brightest_in_eyes = [&](const cv::Mat& frame) {
+    double brightest = 0;
+    const auto& p = warper.last_points();
+    for (int first : {36, 42}) {
+      std::vector<cv::Point> eye;
+      for (int i = first; i < first + 6; ++i) eye.emplace_back(p[static_cast<size_t>(i)]);
+      cv::Mat mask = cv::Mat::zeros(frame.size(), CV_8U);
+      cv::fillPoly(mask, std::vector<std::vector<cv::Point>>{eye}, cv::Scalar(255));
+      cv::Mat wider;
+      cv::dilate(mask, wider, cv::Mat::ones(3, 3, CV_8U));  // the sliver's edge pixels too
+      for (int y = 0; y < frame.rows; ++y)
+        for (int x = 0; x < frame.cols; ++x)
+          if (wider.at<uchar>(y, x)) brightest = std::max(brightest, luminance(frame.at<cv::Vec3b>(y, x)));
+    }
+    return brightest;
+  };
+  brightest_half = brightest_in_eyes(half);
+  EXPECT_GT(brightest_half, skin + 40) << "the half-open eye should still show white";
+  warper.render({}, {{}, 1.0}, closed);
+  EXPECT_LT(brightest_in_eyes(closed), skin + 20) << "a closed eye shows a line of white (a squint)";
+}
+
 TEST(FaceWarper, DynamicScaleTwoOpensWiderThanOne) {
   Scene s;
   const FaceMesh mesh(s.points, cv::Rect(0, 0, 384, 384));

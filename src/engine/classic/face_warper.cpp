@@ -197,6 +197,47 @@ void FaceWarper::render(const MouthControls& mouth, const MotionFrame& motion, c
   if (!moved_any) return;
   warp_triangles(last_points_, out);
   paint_mouth_interior(last_points_, out);
+  if (motion.blink > 0.5) paint_closed_lids(last_points_, motion.blink, out);
+}
+
+void FaceWarper::paint_closed_lids(const std::vector<cv::Point2f>& moved, double blink, cv::Mat& out) const {
+  // Near closure the eye between the lids is squeezed into a sliver a pixel or two high
+  // whose white still shows as a light line, which reads as a squint. The upper lid covers
+  // it: each column of the sliver takes the colour of the lid skin just above it in this
+  // frame, fading in over the last part of the blink.
+  const double cover = smoothstep01((blink - 0.5) / 0.4);
+  for (int first : {36, 42}) {
+    std::vector<cv::Point> outline;
+    for (int i = first; i < first + 6; ++i)
+      outline.emplace_back(cvRound(moved[static_cast<size_t>(i)].x * 16), cvRound(moved[static_cast<size_t>(i)].y * 16));
+    cv::Rect box = cv::boundingRect(outline);
+    box = cv::Rect(box.x / 16 - 2, box.y / 16 - 2, box.width / 16 + 5, box.height / 16 + 5) & mesh_.region();
+    if (box.width < 2 || box.height < 1) continue;
+    cv::Mat mask = cv::Mat::zeros(box.size(), CV_8U);
+    for (auto& p : outline) p -= cv::Point(box.x * 16, box.y * 16);
+    cv::fillPoly(mask, std::vector<std::vector<cv::Point>>{outline}, cv::Scalar(255), cv::LINE_AA, 4);
+    // The squeezed white reaches a pixel past the outline (resampling): cover that rim too.
+    cv::dilate(mask, mask, cv::Mat::ones(3, 3, CV_8U));
+    // Upper lid line (corner, 37, 38, corner) in x order, and how far above it the skin is.
+    const std::array<cv::Point2f, 5> lid = {moved[static_cast<size_t>(first)], moved[static_cast<size_t>(first + 1)],
+                                           (moved[static_cast<size_t>(first + 1)] + moved[static_cast<size_t>(first + 2)]) * 0.5f,
+                                           moved[static_cast<size_t>(first + 2)], moved[static_cast<size_t>(first + 3)]};
+    const double lift = std::max(2.0, 0.12 * cv::norm(lid.back() - lid.front()));
+    for (int y = 0; y < box.height; ++y) {
+      const uchar* m = mask.ptr<uchar>(y);
+      auto* row = out.ptr<cv::Vec3b>(y + box.y);
+      for (int x = 0; x < box.width; ++x) {
+        const double alpha = m[x] / 255.0 * cover;
+        if (alpha <= 0) continue;
+        const double px = x + box.x;
+        const cv::Vec3d skin = sample_bgr(out, px, polyline_y(lid, px) - lift);
+        auto& pixel = row[x + box.x];
+        const cv::Vec3d blended = cv::Vec3d(pixel[0], pixel[1], pixel[2]) * (1.0 - alpha) + skin * alpha;
+        pixel = cv::Vec3b(cv::saturate_cast<uchar>(blended[0]), cv::saturate_cast<uchar>(blended[1]),
+                          cv::saturate_cast<uchar>(blended[2]));
+      }
+    }
+  }
 }
 
 void FaceWarper::paint_mouth_interior(const std::vector<cv::Point2f>& moved, cv::Mat& out) const {

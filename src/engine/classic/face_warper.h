@@ -39,6 +39,7 @@ class FaceWarper {
  private:
   void warp_triangles(const std::vector<cv::Point2f>& moved, cv::Mat& out) const;
   void paint_mouth_interior(const std::vector<cv::Point2f>& moved, cv::Mat& out) const;
+  void paint_closed_lids(const std::vector<cv::Point2f>& moved, double blink, cv::Mat& out) const;
 
   cv::Mat still_;
   FaceMesh mesh_;
