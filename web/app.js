@@ -211,7 +211,7 @@ const ERROR_HINTS = {
   audio_too_long: ['The recording is too long', 'Cut it to 5 minutes or less.'],
   queue_full: ['The server is busy', 'Many videos are being made right now. Please try again in a minute.'],
   rate_limited: ['Too many requests', 'Please wait as long as the message above says, then press Generate again.'],
-  unauthorized: ['Sign-in needed', 'Enter your access token under “Access token” below.'],
+  unauthorized: ['Sign-in needed', 'Enter your access token or API key under “Access token” below.'],
   invalid_param: ['A setting is out of range', 'Check the Advanced settings.'],
   invalid_config: ['A setting is not understood', 'Reset the Advanced settings and try again.'],
   canceled: ['Canceled', 'The video was not made. Press Generate to start again.'],
