@@ -335,7 +335,7 @@ void add_serve_command(CLI::App& app) {
   opt("--jwt-admin-claim", o->jwt_admin_claim, "SONIC_JWT_ADMIN_CLAIM",
       "CLAIM (true) or CLAIM=VALUE (in a string or list); empty = admin:true or scope has 'admin'");
   opt("--url-signing-key-file", o->url_signing_key_file, "SONIC_URL_SIGNING_KEY_FILE",
-      "Key for signed download URLs (default: derived from the JWT secret)");
+      "Key for signed download URLs (default: derived from the HS256 secret, else <data-dir>/url-signing.key)");
   opt("--signed-url-ttl-s", o->signed_url_ttl_s, "SONIC_SIGNED_URL_TTL_S", "Lifetime of a signed video_url");
   opt("--api-keys-file", o->api_keys_file, "SONIC_API_KEYS_FILE",
       "Hashed static API keys, '<sub> sha256:<hex> [admin]' per line (sonic-server apikey)");

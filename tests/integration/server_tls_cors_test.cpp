@@ -12,6 +12,7 @@
 // at 256 px with the portrait's face box given, so no face detection runs.
 #include <openssl/evp.h>
 #include <openssl/ssl.h>
+#include <sys/stat.h>
 
 #include <array>
 #include <sstream>
@@ -555,6 +556,36 @@ TEST(ServerApiKeyStartup, MissingOrPlaintextKeysFileIsRefused) {
 }
 
 // API keys: a running server with two users and an admin.
+
+// Without an HS256 secret to derive it from, the link key is made once in the data dir:
+// a video_url handed out before a restart still plays after it.
+TEST(ServerApiKeyRestart, SignedLinksSurviveARestartAndTheirKeyIsPrivate) {
+  TempDir dir;
+  ApiKey alice = make_key("alice");
+  write_file(dir / "keys", alice.line + "\n");
+  ServerProcess server({"--auth", "apikey", "--api-keys-file", (dir / "keys").string()});
+  auto r = server.client()->Post("/api/sonic/generate", bearer(alice.key), small_job(5));
+  expect_status(r, 200);
+  std::string link = path_of(body_json(r).value("video_url", ""));
+  ASSERT_TRUE(contains(link, "sig=")) << link;
+  expect_status(server.client()->Get(link), 200);
+
+  struct stat st {};
+  ASSERT_EQ(::stat((server.data_dir() / "url-signing.key").c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 0777, 0600u);
+
+  EXPECT_EQ(server.stop(), 0);
+  server.start();
+  expect_status(server.client()->Get(link), 200);
+
+  // A server with another data dir (another key) refuses the same link.
+  ServerProcess other({"--auth", "apikey", "--api-keys-file", (dir / "keys").string()}, dir / "other-data");
+  std::string name = link.substr(0, link.find('?'));
+  std::filesystem::create_directories(other.data_dir() / "outputs");
+  std::filesystem::copy_file(server.data_dir() / "outputs" / fs::path(name).filename(),
+                             other.data_dir() / "outputs" / fs::path(name).filename());
+  expect_status(other.client()->Get(link), 403, "forbidden");
+}
 
 class ServerApiKeys : public ::testing::Test {
  protected:
