@@ -20,10 +20,7 @@
 // CORS headers are added in pre-routing for allowed origins; OPTIONS answers preflights.
 #include "http/http_server.h"
 
-#include <arpa/inet.h>
 #include <fcntl.h>
-#include <netinet/in.h>
-#include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -40,6 +37,7 @@
 
 #include "engine/params.h"
 #include "http/metrics.h"
+#include "http/peer_socket.h"
 #include "http/rate_limit.h"
 #include "http/upload_sink.h"
 #include "http/web_assets.h"
@@ -95,41 +93,14 @@ void close_after_response(httplib::Response& res) {
   t_request.close_connection = true;
 }
 
-// Ends the connection of `req` after its answer was written. cpp-httplib 0.11 keeps a
+// Ends the connection of `req` after its answer was written: cpp-httplib 0.11 keeps a
 // connection open after a handler says `Connection: close` and parses whatever follows as
 // the next request — the rest of an unread body, which behind a proxy that reuses
-// connections is request smuggling. The handler has no socket, so it is found by its
-// address pair among this process's descriptors, then shut down: cpp-httplib's next read
-// sees the end and closes it. Runs only for refused bodies.
+// connections is request smuggling (see peer_socket.h). Runs only for refused bodies.
 void hang_up(const httplib::Request& req) {
-  std::error_code ec;
-  for (const auto& entry : fs::directory_iterator("/proc/self/fd", ec)) {
-    int fd = -1;
-    try {
-      fd = std::stoi(entry.path().filename().string());
-    } catch (const std::exception&) {
-      continue;
-    }
-    sockaddr_storage peer{}, local{};
-    socklen_t peer_len = sizeof peer, local_len = sizeof local;
-    if (::getpeername(fd, reinterpret_cast<sockaddr*>(&peer), &peer_len) != 0 ||
-        ::getsockname(fd, reinterpret_cast<sockaddr*>(&local), &local_len) != 0)
-      continue;
-    auto port_of = [](const sockaddr_storage& a) {
-      if (a.ss_family == AF_INET) return static_cast<int>(ntohs(reinterpret_cast<const sockaddr_in&>(a).sin_port));
-      if (a.ss_family == AF_INET6) return static_cast<int>(ntohs(reinterpret_cast<const sockaddr_in6&>(a).sin6_port));
-      return -1;
-    };
-    char host[INET6_ADDRSTRLEN] = {0};
-    if (peer.ss_family == AF_INET)
-      ::inet_ntop(AF_INET, &reinterpret_cast<const sockaddr_in&>(peer).sin_addr, host, sizeof host);
-    else if (peer.ss_family == AF_INET6)
-      ::inet_ntop(AF_INET6, &reinterpret_cast<const sockaddr_in6&>(peer).sin6_addr, host, sizeof host);
-    if (port_of(peer) == req.remote_port && port_of(local) == req.local_port && req.remote_addr == host) {
-      ::shutdown(fd, SHUT_RDWR);
-      return;
-    }
-  }
+  if (!shut_down_connection(req.remote_addr, req.remote_port, req.local_port))
+    log::warn("could not end a connection after refusing its body",
+              {{"client", req.remote_addr}, {"port", req.remote_port}, {"request_id", t_request.request_id}});
 }
 
 bool is_upload_route(const httplib::Request& req) { return req.method == "POST" && req.path == "/api/sonic/generate"; }
