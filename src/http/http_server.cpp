@@ -15,9 +15,10 @@
 //
 // Limits (docs/auth.md): generate takes a token from the caller's bucket (RateLimiter)
 // before a byte of the upload is stored, and a new job must fit under the caller's cap of
-// active jobs (JobService); both answer 429 rate_limited with Retry-After. The caller is the token's subject, or the
-// client address (X-Forwarded-For only from --trusted-proxy peers) with auth off.
-// CORS headers are added in pre-routing for allowed origins; OPTIONS answers preflights.
+// active jobs (JobService); both answer 429 rate_limited with Retry-After. The caller is
+// the token's subject, or the client address (X-Forwarded-For only from --trusted-proxy
+// peers) with auth off. CORS headers are added in pre-routing for allowed origins; OPTIONS
+// answers preflights. Bodies: see kSmallBody and hang_up().
 #include "http/http_server.h"
 
 #include <fcntl.h>
