@@ -48,6 +48,31 @@ double polyline_y(const std::array<cv::Point2f, 5>& line, double x) {
 std::array<cv::Point2f, 5> upper_inner(const std::vector<cv::Point2f>& p) { return {p[60], p[61], p[62], p[63], p[64]}; }
 std::array<cv::Point2f, 5> lower_inner(const std::vector<cv::Point2f>& p) { return {p[60], p[67], p[66], p[65], p[64]}; }
 
+// Mixes `colour` into `pixel` by `alpha` (0 = keep the pixel).
+void blend_into(cv::Vec3b& pixel, const cv::Vec3d& colour, double alpha) {
+  const cv::Vec3d mixed = cv::Vec3d(pixel[0], pixel[1], pixel[2]) * (1.0 - alpha) + colour * alpha;
+  pixel = cv::Vec3b(cv::saturate_cast<uchar>(mixed[0]), cv::saturate_cast<uchar>(mixed[1]),
+                    cv::saturate_cast<uchar>(mixed[2]));
+}
+
+// An anti-aliased coverage mask of a polygon given in 1/16 pixels, in a box around it
+// (clipped to `region`). Empty when the box is smaller than min_width × min_height.
+struct PolygonMask {
+  cv::Rect box;
+  cv::Mat mask;  // CV_8U, box.size(), 255 = inside
+};
+PolygonMask polygon_mask(std::vector<cv::Point> outline16, const cv::Rect& region, int min_width, int min_height) {
+  PolygonMask out;
+  cv::Rect box = cv::boundingRect(outline16);
+  box = cv::Rect(box.x / 16 - 2, box.y / 16 - 2, box.width / 16 + 5, box.height / 16 + 5) & region;
+  if (box.width < min_width || box.height < min_height) return out;
+  out.box = box;
+  out.mask = cv::Mat::zeros(box.size(), CV_8U);
+  for (auto& p : outline16) p -= cv::Point(box.x * 16, box.y * 16);
+  cv::fillPoly(out.mask, std::vector<std::vector<cv::Point>>{outline16}, cv::Scalar(255), cv::LINE_AA, 4);
+  return out;
+}
+
 // Bilinear sample of an 8-bit BGR image, clamped at its border.
 cv::Vec3d sample_bgr(const cv::Mat& image, double x, double y) {
   x = std::clamp(x, 0.0, image.cols - 1.0);
@@ -210,12 +235,8 @@ void FaceWarper::paint_closed_lids(const std::vector<cv::Point2f>& moved, double
     std::vector<cv::Point> outline;
     for (int i = first; i < first + 6; ++i)
       outline.emplace_back(cvRound(moved[static_cast<size_t>(i)].x * 16), cvRound(moved[static_cast<size_t>(i)].y * 16));
-    cv::Rect box = cv::boundingRect(outline);
-    box = cv::Rect(box.x / 16 - 2, box.y / 16 - 2, box.width / 16 + 5, box.height / 16 + 5) & mesh_.region();
-    if (box.width < 2 || box.height < 1) continue;
-    cv::Mat mask = cv::Mat::zeros(box.size(), CV_8U);
-    for (auto& p : outline) p -= cv::Point(box.x * 16, box.y * 16);
-    cv::fillPoly(mask, std::vector<std::vector<cv::Point>>{outline}, cv::Scalar(255), cv::LINE_AA, 4);
+    auto [box, mask] = polygon_mask(std::move(outline), mesh_.region(), 2, 1);
+    if (mask.empty()) continue;
     // The squeezed white reaches a pixel past the outline (resampling): cover that rim too.
     cv::dilate(mask, mask, cv::Mat::ones(3, 3, CV_8U));
     // Upper lid line (corner, 37, 38, corner) in x order, and how far above it the skin is.
@@ -231,10 +252,7 @@ void FaceWarper::paint_closed_lids(const std::vector<cv::Point2f>& moved, double
         if (alpha <= 0) continue;
         const double px = x + box.x;
         const cv::Vec3d skin = sample_bgr(out, px, polyline_y(lid, px) - lift);
-        auto& pixel = row[x + box.x];
-        const cv::Vec3d blended = cv::Vec3d(pixel[0], pixel[1], pixel[2]) * (1.0 - alpha) + skin * alpha;
-        pixel = cv::Vec3b(cv::saturate_cast<uchar>(blended[0]), cv::saturate_cast<uchar>(blended[1]),
-                          cv::saturate_cast<uchar>(blended[2]));
+        blend_into(row[x + box.x], skin, alpha);
       }
     }
   }
@@ -263,12 +281,8 @@ void FaceWarper::paint_mouth_interior(const std::vector<cv::Point2f>& moved, cv:
       outline.emplace_back(cvRound(p.x * 16), cvRound(p.y * 16));  // 4 bits of sub-pixel precision
     }
   }
-  cv::Rect box = cv::boundingRect(outline);
-  box = cv::Rect(box.x / 16 - 2, box.y / 16 - 2, box.width / 16 + 5, box.height / 16 + 5) & mesh_.region();
-  if (box.width < 2 || box.height < 2) return;
-  cv::Mat mask = cv::Mat::zeros(box.size(), CV_8U);
-  for (auto& p : outline) p -= cv::Point(box.x * 16, box.y * 16);
-  cv::fillPoly(mask, std::vector<std::vector<cv::Point>>{outline}, cv::Scalar(255), cv::LINE_AA, 4);
+  auto [box, mask] = polygon_mask(std::move(outline), mesh_.region(), 2, 2);
+  if (mask.empty()) return;
   cv::GaussianBlur(mask, mask, cv::Size(3, 3), 0.8);
 
   // Edges of the opening at column x: the inner lips, now and in the photo.
@@ -327,9 +341,7 @@ void FaceWarper::paint_mouth_interior(const std::vector<cv::Point2f>& moved, cv:
           const double shade = (0.78 + 0.22 * smoothstep01(edge / 3.0)) * (1.0 - 0.3 * side * side);
           colour = teeth * (shade * weight) + colour * (1.0 - weight);
         }
-        const cv::Vec3d blended = warped * (1.0 - alpha) + colour * alpha;
-        pixel = cv::Vec3b(cv::saturate_cast<uchar>(blended[0]), cv::saturate_cast<uchar>(blended[1]),
-                          cv::saturate_cast<uchar>(blended[2]));
+        blend_into(pixel, colour, alpha);
         continue;
       }
       // Drawn upper teeth (the photo shows none): a light band under the upper lip, shorter
@@ -346,9 +358,7 @@ void FaceWarper::paint_mouth_interior(const std::vector<cv::Point2f>& moved, cv:
         const cv::Vec3d teeth = teeth_colour * (0.8 * shade * gap) + warped * 0.2;
         colour = teeth * in_teeth + colour * (1.0 - in_teeth);
       }
-      const cv::Vec3d blended = warped * (1.0 - alpha) + colour * alpha;
-      pixel = cv::Vec3b(cv::saturate_cast<uchar>(blended[0]), cv::saturate_cast<uchar>(blended[1]),
-                        cv::saturate_cast<uchar>(blended[2]));
+      blend_into(pixel, colour, alpha);
     }
   }
 }
