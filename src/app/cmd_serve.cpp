@@ -10,7 +10,6 @@
 // Threads: the main thread runs the HTTP accept loop; a signal thread waits for
 // SIGTERM/SIGINT (blocked everywhere else) and starts the shutdown.
 #include <fcntl.h>
-#include <openssl/rand.h>
 #include <pthread.h>
 #include <signal.h>
 #include <unistd.h>
@@ -88,11 +87,7 @@ std::string persistent_url_key(const std::string& data_dir) {
   std::filesystem::create_directories(dir, ec);
   auto path = dir / "url-signing.key";
   if (!std::filesystem::exists(path, ec)) {
-    unsigned char random[32];
-    if (RAND_bytes(random, sizeof random) != 1) throw Error(ErrorCode::internal, "No randomness for the URL key.");
-    static const char* digits = "0123456789abcdef";
-    std::string hex;
-    for (unsigned char b : random) hex += {digits[b >> 4], digits[b & 15]};
+    const std::string hex = http::random_hex(32);
     auto tmp = path;
     tmp += ".tmp";
     int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);

@@ -19,6 +19,7 @@
 #include <nlohmann/json.hpp>
 #include <sstream>
 
+#include "http/header_text.h"
 #include "util/error.h"
 #include "util/log.h"
 
@@ -91,6 +92,20 @@ std::string sha256_raw(std::string_view text) {
   return std::string(reinterpret_cast<const char*>(digest), len);
 }
 
+// The credential of an "Authorization: Bearer <credential>" value (scheme case-insensitive,
+// whitespace trimmed); nullopt for another scheme or no credential.
+std::optional<std::string_view> bearer_credential(std::string_view authorization) {
+  authorization = trim(authorization);
+  constexpr std::string_view kScheme = "bearer ";
+  if (authorization.size() <= kScheme.size() ||
+      !std::equal(kScheme.begin(), kScheme.end(), authorization.begin(),
+                  [](char a, char b) { return a == std::tolower(static_cast<unsigned char>(b)); }))
+    return std::nullopt;
+  std::string_view credential = trim(authorization.substr(kScheme.size()));
+  if (credential.empty()) return std::nullopt;
+  return credential;
+}
+
 struct JwtDeleter {
   void operator()(jwt_t* j) const { jwt_free(j); }
 };
@@ -155,16 +170,20 @@ std::string sha256_hex(std::string_view text) {
   return hex(reinterpret_cast<const unsigned char*>(raw.data()), raw.size());
 }
 
+std::string random_hex(std::size_t bytes) {
+  std::string raw(bytes, '\0');
+  if (RAND_bytes(reinterpret_cast<unsigned char*>(raw.data()), static_cast<int>(bytes)) != 1)
+    throw Error(ErrorCode::internal, "No randomness available.");
+  return hex(reinterpret_cast<const unsigned char*>(raw.data()), raw.size());
+}
+
 NewApiKey make_api_key(const std::string& subject, bool admin) {
   if (subject.empty() || subject.size() > kMaxSubjectBytes ||
       std::any_of(subject.begin(), subject.end(),
                   [](char c) { return static_cast<unsigned char>(c) <= 0x20 || c == '#'; }))
     throw config_error("--sub must be 1-256 characters without spaces or '#'.", "sub");
-  unsigned char random[32];
-  if (RAND_bytes(random, sizeof random) != 1)
-    throw Error(ErrorCode::internal, "No randomness for the key.");
   NewApiKey out;
-  out.key = "sk_sonic_" + hex(random, sizeof random);
+  out.key = "sk_sonic_" + random_hex(32);
   out.line = subject + " sha256:" + sha256_hex(out.key) + (admin ? " admin" : "");
   return out;
 }
@@ -265,21 +284,14 @@ std::optional<Identity> Authenticator::authenticate(std::string_view authorizati
     failure.description = std::move(why);
     return std::nullopt;
   };
-  while (!api_key.empty() && api_key.front() == ' ') api_key.remove_prefix(1);
-  while (!api_key.empty() && api_key.back() == ' ') api_key.remove_suffix(1);
+  api_key = trim(api_key);
   if (!api_key.empty()) return check_api_key(api_key, failure);
-  while (!authorization.empty() && authorization.front() == ' ') authorization.remove_prefix(1);
-  while (!authorization.empty() && authorization.back() == ' ') authorization.remove_suffix(1);
-  if (authorization.empty())
+  if (trim(authorization).empty())
     return refuse(jwt_ ? "Send Authorization: Bearer <token>." : "Send Authorization: Bearer <API key>.");
   failure.token_present = true;
-  constexpr std::string_view kScheme = "bearer ";
-  if (authorization.size() <= kScheme.size() ||
-      !std::equal(kScheme.begin(), kScheme.end(), authorization.begin(),
-                  [](char a, char b) { return a == std::tolower(static_cast<unsigned char>(b)); }))
-    return refuse("The Authorization header must be 'Bearer <token>'.");
-  std::string token(authorization.substr(kScheme.size()));
-  while (!token.empty() && token.front() == ' ') token.erase(0, 1);
+  auto credential = bearer_credential(authorization);
+  if (!credential) return refuse("The Authorization header must be 'Bearer <token>'.");
+  std::string token(*credential);
   if (token.size() > kMaxTokenBytes) return refuse("The token is too long.");
   // A JWT always has dots; an API key never does.
   if (!jwt_ || token.find('.') == std::string::npos) return check_api_key(token, failure);
@@ -411,16 +423,9 @@ void Authenticator::load_api_keys(const std::string& path) {
 
 bool Authenticator::metrics_key_matches(std::string_view authorization) const {
   if (metrics_key_sha256_.empty()) return false;
-  while (!authorization.empty() && authorization.front() == ' ') authorization.remove_prefix(1);
-  constexpr std::string_view kScheme = "bearer ";
-  if (authorization.size() <= kScheme.size() ||
-      !std::equal(kScheme.begin(), kScheme.end(), authorization.begin(),
-                  [](char a, char b) { return a == std::tolower(static_cast<unsigned char>(b)); }))
-    return false;
-  authorization.remove_prefix(kScheme.size());
-  while (!authorization.empty() && authorization.front() == ' ') authorization.remove_prefix(1);
-  while (!authorization.empty() && authorization.back() == ' ') authorization.remove_suffix(1);
-  std::string presented = sha256_raw(authorization);
+  auto credential = bearer_credential(authorization);
+  if (!credential) return false;
+  std::string presented = sha256_raw(*credential);
   return CRYPTO_memcmp(presented.data(), metrics_key_sha256_.data(), presented.size()) == 0;
 }
 

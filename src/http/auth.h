@@ -121,6 +121,10 @@ NewApiKey make_api_key(const std::string& subject, bool admin);
 // SHA-256 of `text` as 64 lower-case hex digits.
 std::string sha256_hex(std::string_view text);
 
+// `bytes` bytes from OpenSSL's random generator as lower-case hex (keys, secrets).
+// Throws Error(internal) when no randomness is available.
+std::string random_hex(std::size_t bytes);
+
 // Reads a secret or key file; strips one trailing newline (CR/LF). Throws Error(invalid_config).
 std::string read_secret_file(const std::string& path, const std::string& flag);
 

@@ -4,18 +4,10 @@
 
 #include <cstring>
 
+#include "http/header_text.h"
 #include "util/error.h"
 
 namespace sonic::http {
-namespace {
-
-std::string_view trim(std::string_view s) {
-  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
-  while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
-  return s;
-}
-
-}  // namespace
 
 std::optional<std::array<std::uint8_t, 16>> parse_ip(std::string_view raw) {
   std::string text(trim(raw));
@@ -77,10 +69,7 @@ bool Network::contains(std::string_view text) const {
 }
 
 TrustedProxies::TrustedProxies(std::string_view list) {
-  while (!list.empty()) {
-    auto comma = list.find(',');
-    std::string_view item = trim(list.substr(0, comma));
-    list = comma == std::string_view::npos ? std::string_view() : list.substr(comma + 1);
+  for (std::string_view item : comma_items(list)) {
     if (item.empty()) continue;
     auto net = Network::parse(item);
     if (!net)
@@ -100,10 +89,9 @@ bool TrustedProxies::trusted(std::string_view ip) const {
 std::string TrustedProxies::client_address(const std::string& peer, std::string_view forwarded_for) const {
   if (networks_.empty() || forwarded_for.empty() || !trusted(peer)) return peer;
   std::string client = peer;
-  while (!forwarded_for.empty()) {
-    auto comma = forwarded_for.rfind(',');
-    std::string_view item = trim(comma == std::string_view::npos ? forwarded_for : forwarded_for.substr(comma + 1));
-    forwarded_for = comma == std::string_view::npos ? std::string_view() : forwarded_for.substr(0, comma);
+  const auto items = comma_items(forwarded_for);
+  for (auto it = items.rbegin(); it != items.rend(); ++it) {
+    std::string_view item = *it;
     if (!parse_ip(item)) break;  // garbage: stop at the last address we could trust
     client = std::string(item);
     if (!trusted(item)) break;

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cctype>
 
+#include "http/header_text.h"
 #include "util/error.h"
 
 namespace sonic::http {
@@ -12,12 +13,6 @@ std::string lower(std::string_view s) {
   std::string out(s);
   for (char& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
   return out;
-}
-
-std::string_view trim(std::string_view s) {
-  while (!s.empty() && std::isspace(static_cast<unsigned char>(s.front()))) s.remove_prefix(1);
-  while (!s.empty() && std::isspace(static_cast<unsigned char>(s.back()))) s.remove_suffix(1);
-  return s;
 }
 
 // scheme://host[:port] with nothing after it: what browsers send as Origin.
@@ -35,10 +30,7 @@ bool is_origin(std::string_view o) {
 // Comma-separated tokens of `list`, each compared case-insensitively against `allowed`.
 bool all_in(std::string_view list, std::string_view allowed) {
   std::string allowed_lower = ", " + lower(allowed) + ",";
-  while (!list.empty()) {
-    auto comma = list.find(',');
-    std::string_view item = trim(list.substr(0, comma));
-    list = comma == std::string_view::npos ? std::string_view() : list.substr(comma + 1);
+  for (std::string_view item : comma_items(list)) {
     if (item.empty()) continue;
     if (allowed_lower.find(", " + lower(item) + ",") == std::string::npos) return false;
   }
@@ -48,10 +40,7 @@ bool all_in(std::string_view list, std::string_view allowed) {
 }  // namespace
 
 CorsPolicy::CorsPolicy(std::string_view list, bool allow_credentials) : credentials_(allow_credentials) {
-  while (!list.empty()) {
-    auto comma = list.find(',');
-    std::string_view item = trim(list.substr(0, comma));
-    list = comma == std::string_view::npos ? std::string_view() : list.substr(comma + 1);
+  for (std::string_view item : comma_items(list)) {
     if (item.empty()) continue;
     if (item == "*") {
       any_ = true;

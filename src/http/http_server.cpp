@@ -37,6 +37,7 @@
 #include <sstream>
 
 #include "engine/params.h"
+#include "http/header_text.h"
 #include "http/metrics.h"
 #include "http/peer_socket.h"
 #include "http/rate_limit.h"
@@ -218,12 +219,9 @@ std::unique_ptr<httplib::Server> make_tls_server(const std::string& cert, const 
 }
 
 std::string header_first_value(const httplib::Request& req, const char* name) {
-  std::string v = req.get_header_value(name);
-  auto comma = v.find(',');
-  if (comma != std::string::npos) v.erase(comma);
-  while (!v.empty() && v.back() == ' ') v.pop_back();
-  while (!v.empty() && v.front() == ' ') v.erase(0, 1);
-  return v;
+  const std::string value = req.get_header_value(name);
+  const auto items = comma_items(value);
+  return items.empty() ? std::string() : std::string(items.front());
 }
 
 }  // namespace
