@@ -19,7 +19,7 @@
 
 #include "audio/speech_features.h"
 #include "engine/classic/face_warper.h"
-#include "engine/classic/framing.h"
+#include "engine/framing.h"
 #include "engine/classic/motion_track.h"
 #include "engine/classic/mouth_track.h"
 #include "face/landmarks.h"

@@ -1,11 +1,11 @@
-// Unit tests of the classic engine's framing: crop box, output size, the framed picture.
+// Unit tests of framing (engine/framing.h): crop box, output size, the framed picture.
 #include <gtest/gtest.h>
 
-#include "engine/classic/framing.h"
+#include "engine/framing.h"
 #include "engine_classic_synthetic_face.h"
 
 using namespace sonic;
-using namespace sonic::engine::classic;
+using namespace sonic::engine;
 
 TEST(Framing, CropIsTheExpandedSquareScaledToMinResolution) {
   const Framing f = plan_framing({512, 512}, cv::Rect(200, 150, 100, 100), 0.15, 512, false);

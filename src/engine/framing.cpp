@@ -1,11 +1,11 @@
 // Crop box, output size and the framed still picture (see framing.h).
-#include "engine/classic/framing.h"
+#include "engine/framing.h"
 
 #include <algorithm>
 #include <cmath>
 #include <opencv2/imgproc.hpp>
 
-namespace sonic::engine::classic {
+namespace sonic::engine {
 
 int round_to_even(double value) { return std::max(2, 2 * static_cast<int>(std::lround(value / 2.0))); }
 
@@ -63,4 +63,4 @@ face::Landmarks to_output(const face::Landmarks& points, const Framing& framing)
   return out;
 }
 
-}  // namespace sonic::engine::classic
+}  // namespace sonic::engine

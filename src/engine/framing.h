@@ -1,4 +1,5 @@
-// Framing: where the output picture comes from and how big it is.
+// Framing: where the output picture comes from and how big it is. Shared by every engine
+// and by the finishing step that composes an engine's face crop into the output frame.
 //
 // Crop mode: a square around the face box, grown by expand_ratio of the box size on each
 // side (so head motion never cuts the face), kept inside the picture when it fits (else the
@@ -12,7 +13,7 @@
 
 #include "face/landmarks.h"
 
-namespace sonic::engine::classic {
+namespace sonic::engine {
 
 struct Framing {
   cv::Rect crop;             // in picture pixels; may reach outside the picture (crop mode)
@@ -35,4 +36,4 @@ cv::Mat framed_picture(const cv::Mat& picture_bgr, const Framing& framing);
 // Picture pixels → output pixels.
 face::Landmarks to_output(const face::Landmarks& points, const Framing& framing);
 
-}  // namespace sonic::engine::classic
+}  // namespace sonic::engine
