@@ -135,9 +135,7 @@ void send_error(httplib::Response& res, const Error& e) {
 
 // The error of a finished job as the API answers it (the job id included).
 void send_job_error(httplib::Response& res, const jobs::JobRecord& job) {
-  ErrorCode code = ErrorCode::internal;
-  for (int c = 0; c <= static_cast<int>(ErrorCode::internal); ++c)
-    if (code_name(static_cast<ErrorCode>(c)) == job.error_code) code = static_cast<ErrorCode>(c);
+  const ErrorCode code = parse_code(job.error_code).value_or(ErrorCode::internal);
   json body = error_body(code, job.error_message, job.error_field);
   body["code"] = job.error_code;  // keeps "interrupted", which is not a request error code
   body["job_id"] = job.id;

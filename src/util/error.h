@@ -5,6 +5,7 @@
 // unchanged: the place that finds the fault says what it is and what a person can do about it.
 #pragma once
 
+#include <optional>
 #include <stdexcept>
 #include <string>
 #include <string_view>
@@ -29,12 +30,43 @@ enum class ErrorCode {
   shutting_down,
   engine_failed,
   internal,
+  // Added for the open-internet, engine, scale-out and app-integration work (issues 10–15);
+  // declared together so the code list has one owner.
+  bad_request,              // 400: not valid HTTP/1.1 (framing, syntax); the connection closes
+  method_not_allowed,       // 405
+  headers_too_large,        // 431: too many header fields or too many bytes of head
+  insufficient_storage,     // 507: the data disk is below its free-space threshold
+  job_too_large,            // 422: output pixels × frames over the per-job budget
+  job_timeout,              // 500: the job ran past its wall-clock limit
+  forbidden_url,            // 422: an input or webhook URL points where the server may not go
+  fetch_failed,             // 422: an input URL could not be fetched (the reason is said)
+  idempotency_conflict,     // 422: the same Idempotency-Key with a different request
+  idempotency_in_progress,  // 409: the same Idempotency-Key while the first is still received
+  engine_unavailable,       // 503: the chosen engine is not running (starting or crashed)
+  worker_crashed,           // 500: a remote job was delivered too often and dead-lettered
+};
+
+// Every code, in declaration order (for parsing a stored code back).
+inline constexpr ErrorCode kAllErrorCodes[] = {
+    ErrorCode::missing_file,      ErrorCode::invalid_config,       ErrorCode::invalid_param,
+    ErrorCode::payload_too_large, ErrorCode::unsupported_media_type, ErrorCode::no_face,
+    ErrorCode::audio_too_long,    ErrorCode::unreadable_media,     ErrorCode::queue_full,
+    ErrorCode::rate_limited,      ErrorCode::unauthorized,         ErrorCode::forbidden,
+    ErrorCode::not_found,         ErrorCode::canceled,             ErrorCode::shutting_down,
+    ErrorCode::engine_failed,     ErrorCode::internal,             ErrorCode::bad_request,
+    ErrorCode::method_not_allowed, ErrorCode::headers_too_large,   ErrorCode::insufficient_storage,
+    ErrorCode::job_too_large,     ErrorCode::job_timeout,          ErrorCode::forbidden_url,
+    ErrorCode::fetch_failed,      ErrorCode::idempotency_conflict, ErrorCode::idempotency_in_progress,
+    ErrorCode::engine_unavailable, ErrorCode::worker_crashed,
 };
 
 // The machine code as the API spells it, e.g. "unsupported_media_type".
 std::string_view code_name(ErrorCode code);
 // The HTTP status the API answers with for this code.
 int http_status(ErrorCode code);
+// The code spelled `name` (code_name's inverse); nullopt for anything else (e.g. a job's
+// "interrupted", which is not a request error code).
+std::optional<ErrorCode> parse_code(std::string_view name);
 
 class Error : public std::runtime_error {
  public:
