@@ -6,6 +6,7 @@
 
 #include <chrono>
 #include <cstdio>
+#include <iterator>
 #include <random>
 #include <variant>
 
@@ -24,6 +25,25 @@ constexpr const char* kColumns =
     "id, client, request_id, state, stage, progress, engine, params, image_file, audio_file, "
     "output_file, cache_key, cached, output_expired, attempts, result, error_code, "
     "error_message, error_field, created_ms, started_ms, finished_ms";
+
+// The schema as numbered steps; PRAGMA user_version holds how many have been applied.
+// Databases made before the steps existed have version 0 and the step-1 table already
+// (every statement of step 1 is IF NOT EXISTS). Add a step at the end, never edit one that
+// has been released; the columns a release adds to `jobs` go in one step.
+constexpr const char* kMigrations[] = {
+    // 1: the jobs table as first released.
+    "CREATE TABLE IF NOT EXISTS jobs ("
+    " id TEXT PRIMARY KEY, client TEXT NOT NULL, request_id TEXT NOT NULL, state TEXT NOT NULL,"
+    " stage TEXT NOT NULL, progress REAL NOT NULL, engine TEXT NOT NULL, params TEXT NOT NULL,"
+    " image_file TEXT NOT NULL, audio_file TEXT NOT NULL, output_file TEXT NOT NULL,"
+    " cache_key TEXT NOT NULL, cached INTEGER NOT NULL, output_expired INTEGER NOT NULL,"
+    " attempts INTEGER NOT NULL, result TEXT NOT NULL, error_code TEXT NOT NULL,"
+    " error_message TEXT NOT NULL, error_field TEXT NOT NULL, created_ms INTEGER NOT NULL,"
+    " started_ms INTEGER NOT NULL, finished_ms INTEGER NOT NULL);"
+    "CREATE INDEX IF NOT EXISTS jobs_state ON jobs(state, created_ms);"
+    "CREATE INDEX IF NOT EXISTS jobs_cache_key ON jobs(cache_key);"
+    "CREATE INDEX IF NOT EXISTS jobs_client ON jobs(client, created_ms);",
+};
 
 }  // namespace
 
@@ -189,21 +209,36 @@ JobStore::JobStore(const std::filesystem::path& db_path) {
   sqlite3_busy_timeout(db_, 5000);
   exec("PRAGMA journal_mode=WAL");
   exec("PRAGMA synchronous=NORMAL");
-  exec(
-      "CREATE TABLE IF NOT EXISTS jobs ("
-      " id TEXT PRIMARY KEY, client TEXT NOT NULL, request_id TEXT NOT NULL, state TEXT NOT NULL,"
-      " stage TEXT NOT NULL, progress REAL NOT NULL, engine TEXT NOT NULL, params TEXT NOT NULL,"
-      " image_file TEXT NOT NULL, audio_file TEXT NOT NULL, output_file TEXT NOT NULL,"
-      " cache_key TEXT NOT NULL, cached INTEGER NOT NULL, output_expired INTEGER NOT NULL,"
-      " attempts INTEGER NOT NULL, result TEXT NOT NULL, error_code TEXT NOT NULL,"
-      " error_message TEXT NOT NULL, error_field TEXT NOT NULL, created_ms INTEGER NOT NULL,"
-      " started_ms INTEGER NOT NULL, finished_ms INTEGER NOT NULL)");
-  exec("CREATE INDEX IF NOT EXISTS jobs_state ON jobs(state, created_ms)");
-  exec("CREATE INDEX IF NOT EXISTS jobs_cache_key ON jobs(cache_key)");
-  exec("CREATE INDEX IF NOT EXISTS jobs_client ON jobs(client, created_ms)");
+  migrate();
 }
 
 JobStore::~JobStore() { sqlite3_close(db_); }
+
+int JobStore::schema_version() const {
+  std::lock_guard lock(mutex_);
+  Statement st(db_, "PRAGMA user_version");
+  return st.step() ? static_cast<int>(st.integer(0)) : 0;
+}
+
+void JobStore::migrate() {
+  const int have = schema_version();
+  const int want = static_cast<int>(std::size(kMigrations));
+  if (have > want)
+    throw Error(ErrorCode::internal, "job store: the database has schema version " + std::to_string(have) +
+                                         ", newer than this binary's " + std::to_string(want) +
+                                         "; run the newer sonic-server or move the data dir aside.");
+  for (int step = have; step < want; ++step) {
+    // One transaction per step: a crash or a failing statement leaves the database at the
+    // previous version.
+    try {
+      exec(std::string("BEGIN IMMEDIATE;") + kMigrations[step] + "PRAGMA user_version=" + std::to_string(step + 1) +
+           ";COMMIT;");
+    } catch (const Error&) {
+      sqlite3_exec(db_, "ROLLBACK", nullptr, nullptr, nullptr);
+      throw;
+    }
+  }
+}
 
 void JobStore::exec(const std::string& sql) const {
   char* err = nullptr;

@@ -31,6 +31,9 @@ class JobStore {
   JobStore(const JobStore&) = delete;
   JobStore& operator=(const JobStore&) = delete;
 
+  // Schema steps applied (PRAGMA user_version); see kMigrations in job_store.cpp.
+  int schema_version() const;
+
   void insert(const JobRecord& job);
   // Writes every mutable column of `job` (matched by id). False when the job is gone.
   bool update(const JobRecord& job);
@@ -63,6 +66,7 @@ class JobStore {
 
  private:
   struct Statement;
+  void migrate();  // applies the schema steps this database lacks (constructor)
   std::vector<JobRecord> query(const std::string& sql, const std::vector<std::string>& args) const;
   void exec(const std::string& sql) const;
 

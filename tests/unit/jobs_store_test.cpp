@@ -6,6 +6,7 @@
 #include "jobs/job_store.h"
 #include "jobs/sha256.h"
 #include "support/test_media.h"
+#include "util/error.h"
 
 namespace sonic::jobs {
 namespace {
@@ -22,6 +23,55 @@ JobRecord make_job(const std::string& client, std::int64_t created, const std::s
   j.cache_key = key;
   j.created_ms = created;
   return j;
+}
+
+// Runs `sql` on the database file directly, as another program (or an older release) would.
+void run_sql(const std::filesystem::path& db_path, const std::string& sql) {
+  sqlite3* db = nullptr;
+  ASSERT_EQ(sqlite3_open(db_path.c_str(), &db), SQLITE_OK);
+  char* err = nullptr;
+  EXPECT_EQ(sqlite3_exec(db, sql.c_str(), nullptr, nullptr, &err), SQLITE_OK) << (err ? err : "");
+  sqlite3_free(err);
+  sqlite3_close(db);
+}
+
+TEST(JobStoreSchema, NewDatabaseHasEveryStep) {
+  test::TempDir dir;
+  JobStore store(dir / "jobs.db");
+  EXPECT_GE(store.schema_version(), 1);
+}
+
+TEST(JobStoreSchema, DatabaseOfTheFirstReleaseIsMigratedWithItsRows) {
+  test::TempDir dir;
+  // The first release made the table without ever setting user_version.
+  run_sql(dir / "jobs.db",
+          "CREATE TABLE jobs (id TEXT PRIMARY KEY, client TEXT NOT NULL, request_id TEXT NOT NULL,"
+          " state TEXT NOT NULL, stage TEXT NOT NULL, progress REAL NOT NULL, engine TEXT NOT NULL,"
+          " params TEXT NOT NULL, image_file TEXT NOT NULL, audio_file TEXT NOT NULL,"
+          " output_file TEXT NOT NULL, cache_key TEXT NOT NULL, cached INTEGER NOT NULL,"
+          " output_expired INTEGER NOT NULL, attempts INTEGER NOT NULL, result TEXT NOT NULL,"
+          " error_code TEXT NOT NULL, error_message TEXT NOT NULL, error_field TEXT NOT NULL,"
+          " created_ms INTEGER NOT NULL, started_ms INTEGER NOT NULL, finished_ms INTEGER NOT NULL);"
+          "INSERT INTO jobs VALUES ('old-job','a','r','succeeded','',1,'classic','{}','i','a','o.mp4','k',0,0,1,"
+          "'','','','',1000,1100,1200);");
+  JobStore store(dir / "jobs.db");
+  EXPECT_GE(store.schema_version(), 1);
+  auto old = store.get("old-job");
+  ASSERT_TRUE(old);
+  EXPECT_EQ(old->state, JobState::succeeded);
+  EXPECT_EQ(old->output_file, "o.mp4");
+}
+
+TEST(JobStoreSchema, RefusesADatabaseFromANewerBinary) {
+  test::TempDir dir;
+  { JobStore store(dir / "jobs.db"); }
+  run_sql(dir / "jobs.db", "PRAGMA user_version=999");
+  try {
+    JobStore store(dir / "jobs.db");
+    FAIL() << "opened a database of schema version 999";
+  } catch (const Error& e) {
+    EXPECT_NE(e.message().find("newer than this binary"), std::string::npos) << e.message();
+  }
 }
 
 TEST(JobStore, RoundTripAndUpdate) {
