@@ -13,6 +13,12 @@ void CancelToken::throw_if_canceled() const {
   if (canceled()) throw Error(ErrorCode::canceled, "The job was canceled.");
 }
 
+nlohmann::json EngineParameters::to_json() const {
+  nlohmann::json ignored_json = nlohmann::json::array();
+  for (const auto& item : ignored) ignored_json.push_back({{"param", item.name}, {"reason", item.reason}});
+  return {{"accepted", accepted}, {"ignored", ignored_json}};
+}
+
 nlohmann::json EngineResult::to_json() const {
   nlohmann::json ignored_json = nlohmann::json::array();
   for (const auto& item : ignored) ignored_json.push_back({{"param", item.name}, {"reason", item.reason}});

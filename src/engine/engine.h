@@ -48,6 +48,16 @@ struct IgnoredParam {
   std::string reason;
 };
 
+// What an engine does with the parameters of DESIGN §4: the ones it honours, and the ones it
+// ignores with the reason (GET /api/engines; the web page disables ignored controls; a
+// result lists the ignored ones again).
+struct EngineParameters {
+  std::vector<std::string> accepted;
+  std::vector<IgnoredParam> ignored;
+
+  nlohmann::json to_json() const;  // {"accepted": [names], "ignored": [{"param", "reason"}]}
+};
+
 struct EngineResult {
   std::filesystem::path output_path;
   int frames = 0;
@@ -70,6 +80,7 @@ class Engine {
   virtual std::string name() const = 0;
   virtual std::string version() const = 0;
   virtual std::string description() const = 0;
+  virtual EngineParameters parameters() const = 0;
   // Runs the job on the calling thread. Throws Error (no_face, unreadable_media, canceled,
   // engine_failed, …); on any throw no output file exists.
   virtual EngineResult generate(const JobInput& job, const ProgressCallback& progress,

@@ -78,6 +78,14 @@ std::array<int, 4> face_box(const json& value) {
 
 }  // namespace
 
+const std::vector<std::string>& parameter_names() {
+  static const std::vector<std::string> names = {
+      "duration",      "min_resolution", "expand_ratio", "inference_steps", "dynamic_scale",
+      "motion_scale",  "align_mouth",    "smooth_motion", "fps",            "seed",
+      "full_frame",    "face_box",       "engine"};
+  return names;
+}
+
 json GenerationParams::to_json() const {
   json out = {
       {"duration", duration_s ? json(*duration_s) : json(nullptr)},
@@ -143,10 +151,8 @@ GenerationParams apply_config(GenerationParams params, const json& config, doubl
       params.engine = name;
     } else {
       throw Error(ErrorCode::invalid_config,
-                  fmt::format("Unknown parameter '{}'. Known parameters: duration, min_resolution, "
-                              "expand_ratio, inference_steps, dynamic_scale, motion_scale, "
-                              "align_mouth, smooth_motion, fps, seed, full_frame, face_box, engine.",
-                              key),
+                  fmt::format("Unknown parameter '{}'. Known parameters: {}.", key,
+                              fmt::join(parameter_names(), ", ")),
                   key);
     }
   }

@@ -31,6 +31,9 @@ struct GenerationParams {
   nlohmann::json to_json() const;
 };
 
+// Every parameter name the `config` object may hold, in the order of DESIGN §4.
+const std::vector<std::string>& parameter_names();
+
 // Applies the keys of `config` on top of `base`. Unknown keys → Error(invalid_config,
 // field=key); a wrong type or a value out of range → Error(invalid_param, field=key) whose
 // message states the allowed range. `max_audio_s` bounds `duration`.

@@ -656,7 +656,8 @@ struct HttpServer::Impl {
       json list = json::array();
       std::string default_name;
       for (const auto& e : service.engines()) {
-        list.push_back({{"name", e.name}, {"version", e.version}, {"description", e.description}, {"default", e.is_default}});
+        list.push_back({{"name", e.name}, {"version", e.version}, {"description", e.description},
+                        {"default", e.is_default}, {"parameters", e.parameters.to_json()}});
         if (e.is_default) default_name = e.name;
       }
       send_json(res, 200, {{"success", true}, {"engines", list}, {"default", default_name}});

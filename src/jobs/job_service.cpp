@@ -83,7 +83,7 @@ JobService::JobService(ServiceConfig config)
   default_engine_ = default_engine->name();
   for (const std::string& name : engine::engine_names()) {
     auto e = engine::make_engine(name);
-    engines_.push_back({e->name(), e->version(), e->description(), e->name() == default_engine_});
+    engines_.push_back({e->name(), e->version(), e->description(), e->name() == default_engine_, e->parameters()});
   }
 }
 

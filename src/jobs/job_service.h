@@ -79,6 +79,7 @@ struct EngineInfo {
   std::string version;
   std::string description;
   bool is_default = false;
+  engine::EngineParameters parameters;  // honoured and ignored parameters
 };
 
 struct ServiceMetrics {

@@ -63,6 +63,14 @@ TEST_F(ServerApi, HealthReadyEnginesPresets) {
   EXPECT_EQ(engines["default"], "classic");
   ASSERT_FALSE(engines["engines"].empty());
   EXPECT_EQ(engines["engines"][0]["name"], "classic");
+  // What the engine honours and ignores, so a client can disable controls that do nothing.
+  const json& parameters = engines["engines"][0]["parameters"];
+  ASSERT_TRUE(parameters["accepted"].is_array()) << engines.dump();
+  EXPECT_NE(std::find(parameters["accepted"].begin(), parameters["accepted"].end(), "dynamic_scale"),
+            parameters["accepted"].end());
+  ASSERT_EQ(parameters["ignored"].size(), 1u) << parameters.dump();
+  EXPECT_EQ(parameters["ignored"][0]["param"], "inference_steps");
+  EXPECT_FALSE(parameters["ignored"][0]["reason"].get<std::string>().empty());
   r = c->Get("/api/presets");
   ASSERT_TRUE(r);
   json presets = body_json(r)["presets"];

@@ -135,6 +135,14 @@ std::string ClassicEngine::description() const {
          "piecewise-affine face warp. No GPU, no downloads.";
 }
 
+EngineParameters ClassicEngine::parameters() const {
+  EngineParameters p;
+  p.ignored.push_back({"inference_steps", "classic has no denoising steps"});
+  for (const std::string& name : parameter_names())
+    if (name != "inference_steps") p.accepted.push_back(name);
+  return p;
+}
+
 EngineResult ClassicEngine::generate(const JobInput& job, const ProgressCallback& progress,
                                      const CancelToken& cancel) {
   using namespace classic;
@@ -282,7 +290,7 @@ EngineResult ClassicEngine::generate(const JobInput& job, const ProgressCallback
   result.height = options.height;
   result.fps = fps;
   result.duration_s = duration;
-  result.ignored.push_back({"inference_steps", "classic has no denoising steps"});
+  result.ignored = parameters().ignored;
   if (params.full_frame)
     result.ignored.push_back({"min_resolution", "full_frame keeps the original picture size"});
   log::info("classic engine finished", {{"frames", frames}, {"width", options.width}, {"height", options.height},

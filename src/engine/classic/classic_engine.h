@@ -12,6 +12,7 @@ class ClassicEngine : public Engine {
   std::string name() const override { return "classic"; }
   std::string version() const override;
   std::string description() const override;
+  EngineParameters parameters() const override;
   EngineResult generate(const JobInput& job, const ProgressCallback& progress,
                         const CancelToken& cancel) override;
 };
