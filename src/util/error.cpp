@@ -33,6 +33,8 @@ std::string_view code_name(ErrorCode code) {
     case ErrorCode::idempotency_in_progress: return "idempotency_in_progress";
     case ErrorCode::engine_unavailable: return "engine_unavailable";
     case ErrorCode::worker_crashed: return "worker_crashed";
+    case ErrorCode::server_busy: return "server_busy";
+    case ErrorCode::request_timeout: return "request_timeout";
   }
   return "internal";
 }
@@ -57,7 +59,9 @@ int http_status(ErrorCode code) {
     case ErrorCode::forbidden_url:
     case ErrorCode::fetch_failed:
     case ErrorCode::idempotency_conflict: return 422;
-    case ErrorCode::engine_unavailable: return 503;
+    case ErrorCode::engine_unavailable:
+    case ErrorCode::server_busy: return 503;
+    case ErrorCode::request_timeout: return 408;
     case ErrorCode::job_timeout:
     case ErrorCode::worker_crashed: return 500;
     case ErrorCode::unauthorized: return 401;

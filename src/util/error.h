@@ -44,6 +44,8 @@ enum class ErrorCode {
   idempotency_in_progress,  // 409: the same Idempotency-Key while the first is still received
   engine_unavailable,       // 503: the chosen engine is not running (starting or crashed)
   worker_crashed,           // 500: a remote job was delivered too often and dead-lettered
+  server_busy,              // 503: every connection slot of this kind is in use; retry shortly
+  request_timeout,          // 408: the request head or body did not arrive in time
 };
 
 // Every code, in declaration order (for parsing a stored code back).
@@ -57,7 +59,8 @@ inline constexpr ErrorCode kAllErrorCodes[] = {
     ErrorCode::method_not_allowed, ErrorCode::headers_too_large,   ErrorCode::insufficient_storage,
     ErrorCode::job_too_large,     ErrorCode::job_timeout,          ErrorCode::forbidden_url,
     ErrorCode::fetch_failed,      ErrorCode::idempotency_conflict, ErrorCode::idempotency_in_progress,
-    ErrorCode::engine_unavailable, ErrorCode::worker_crashed,
+    ErrorCode::engine_unavailable, ErrorCode::worker_crashed,      ErrorCode::server_busy,
+    ErrorCode::request_timeout,
 };
 
 // The machine code as the API spells it, e.g. "unsupported_media_type".
