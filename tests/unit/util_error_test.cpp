@@ -18,7 +18,9 @@ TEST(ErrorCodes, EveryCodeHasItsOwnNameThatParsesBack) {
     EXPECT_TRUE(names.insert(name).second) << "two codes are both called " << name;
     ASSERT_TRUE(parse_code(name)) << name;
     EXPECT_EQ(*parse_code(name), code) << name;
-    if (code != ErrorCode::internal) EXPECT_NE(name, "internal");
+    if (code != ErrorCode::internal) {
+      EXPECT_NE(name, "internal");
+    }
   }
   EXPECT_FALSE(parse_code("interrupted"));
   EXPECT_FALSE(parse_code(""));
