@@ -202,10 +202,7 @@ bool MultipartReader::parse_part_head(std::string_view head) {
       auto c = static_cast<unsigned char>(ch);
       if ((c < 0x20 && c != '\t') || c == 0x7f) clean = false;
     }
-    if (!clean) {
-      note("A multipart part header has a control character.");
-      continue;
-    }
+    if (!clean) note("A multipart part header has a control character (in a file name?).");
     if (iequals(name, "Content-Type")) {
       part.content_type = std::string(value);
     } else if (iequals(name, "Content-Disposition")) {
