@@ -2,14 +2,14 @@
 // 127.0.0.1:PORT), with the figures docs/http-transport.md quotes before and after the
 // transport was replaced. Plain POSIX sockets, so the figures are the server's.
 //
-//   - slowloris: 200 connections each sending one header line every 5 s, while a probe
+//   - slowloris: 200 connections (20 per source address) each sending one header line every 5 s, while a probe
 //     opens a fresh connection every 250 ms for GET /healthz: worst and p99 latency, failures;
 //   - idle: 200 connections that send nothing, same probe;
 //   - header flood: one request with 1,000,000 header lines (~14 MB): the answer, and the
 //     server's RSS before and after (from /proc, when the server is our child);
 //   - CL.0: GET /healthz and a refused generate (415) carrying a Content-Length body that
 //     is itself a complete request: whether that hidden request was answered;
-//   - burst: 64 clients each opening a new connection per request for 5 s: connection
+//   - burst: 64 clients (one source address each) opening a new connection per request for 5 s: connection
 //     resets and refusals (listen backlog).
 //
 //   http_attack_bench [--binary PATH | --port N --pid PID] [--seconds N]
@@ -42,8 +42,17 @@ using namespace std::chrono_literals;
 
 namespace {
 
-int connect_to(int port) {
+// `source` > 0 binds the client to 127.0.0.(1 + source): loopback has a whole /8, so the
+// attack can come from many addresses, as it would on the internet, below the server's
+// per-client connection cap, while the probe keeps 127.0.0.1.
+int connect_to(int port, int source = 0) {
   int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  if (source > 0) {
+    sockaddr_in from{};
+    from.sin_family = AF_INET;
+    from.sin_addr.s_addr = htonl(INADDR_LOOPBACK + 1 + static_cast<uint32_t>(source % 250));
+    ::bind(fd, reinterpret_cast<sockaddr*>(&from), sizeof from);
+  }
   sockaddr_in addr{};
   addr.sin_family = AF_INET;
   addr.sin_port = htons(static_cast<uint16_t>(port));
@@ -137,7 +146,7 @@ long rss_kb(pid_t pid) {
 void slowloris(int port, int connections, std::chrono::seconds how_long, bool idle) {
   std::vector<int> fds;
   for (int i = 0; i < connections; ++i) {
-    int fd = connect_to(port);
+    int fd = connect_to(port, 1 + i / 20);  // 20 connections per attacking address
     if (fd >= 0) fds.push_back(fd);
     if (fd >= 0 && !idle) send_all(fd, "GET /healthz HTTP/1.1\r\nHost: x\r\n");
   }
@@ -154,17 +163,19 @@ void slowloris(int port, int connections, std::chrono::seconds how_long, bool id
   auto f = probe_for(port, how_long);
   stop = true;
   drip.join();
-  int open = 0;
+  int open = 0, timed_out = 0;
   for (int fd : fds) {
+    std::string got = read_for(fd, 10ms);
     pollfd p{fd, POLLIN, 0};
     char c;
-    bool closed = ::poll(&p, 1, 0) > 0 && ::recv(fd, &c, 1, MSG_PEEK) <= 0;
+    bool closed = !got.empty() || (::poll(&p, 1, 0) > 0 && ::recv(fd, &c, 1, MSG_PEEK) <= 0);
     open += closed ? 0 : 1;
+    timed_out += got.find(" 408 ") != std::string::npos ? 1 : 0;
     ::close(fd);
   }
   char name[96];
-  std::snprintf(name, sizeof name, "%s %d conns (%d still open at end)", idle ? "idle" : "slowloris", connections,
-                open);
+  std::snprintf(name, sizeof name, "%s %d conns (%d open, %d got 408)", idle ? "idle" : "slowloris", connections,
+                open, timed_out);
   print_probe(name, f);
 }
 
@@ -222,9 +233,9 @@ void burst(int port, int clients, std::chrono::seconds how_long) {
   auto end = Clock::now() + how_long;
   std::vector<std::thread> threads;
   for (int i = 0; i < clients; ++i)
-    threads.emplace_back([&] {
+    threads.emplace_back([&, i] {
       while (Clock::now() < end) {
-        int fd = connect_to(port);
+        int fd = connect_to(port, 1 + i);  // one address per client
         if (fd < 0) {
           ++refused;
           continue;
