@@ -180,7 +180,8 @@ TEST_F(ServerTransport, ABodyOnEveryBodilessRouteIsReadAsABodyNotARequest) {
   } cases[] = {
       {"GET", "/healthz", 200},          {"HEAD", "/healthz", 200},
       {"GET", "/readyz", 200},           {"GET", "/api/jobs", 200},
-      {"GET", "/api/jobs/" + g_victim, 200}, {"GET", "/api/presets", 200},
+      {"GET", "/api/jobs/" + g_victim, 200}, {"GET", "/api/jobs/" + g_victim + "/events", 200},
+      {"GET", "/api/presets", 200},
       {"GET", "/api/engines", 200},      {"GET", "/api/limits", 200},
       {"GET", "/metrics", 200},          {"GET", "/openapi.json", 200},
       {"GET", "/", 200},                 {"OPTIONS", "/api/jobs", 204},
