@@ -42,7 +42,7 @@ def image_to_png(image) -> bytes:
     else:
         picture = Image.fromarray(np.ascontiguousarray(pixels[:, :, :3]), mode="RGB")
     out = io.BytesIO()
-    picture.save(out, format="PNG", compress_level=4)
+    picture.save(out, format="PNG", compress_level=1)  # fast; the file only travels
     return out.getvalue()
 
 

@@ -113,6 +113,20 @@ class GenerateTest(NodeTestCase):
         self.assertFalse(other_job["cached"])
         self.assertEqual(other_job["params"]["seed"], 32)
 
+    def test_a_local_batch_of_50_runs_is_never_refused(self):
+        # Issue 13: auth off on loopback (this server's defaults) limits no one. Every run is a
+        # generate request that the per-user limiter would count (10 a minute, burst 3 with
+        # auth on); the same inputs each time keep it cheap: one render, 49 cache answers.
+        refused = self.server.metric("sonic_http_requests_total", status="429")
+        server = self.connection(max_retries=0)  # a 429 would fail the run instead of waiting
+        small = torch.nn.functional.interpolate(harness.load_image(PORTRAIT).permute(0, 3, 1, 2), size=(320, 320),
+                                                mode="area").permute(0, 2, 3, 1)
+        for run in range(50):
+            outcome = self.generate(server=server, image=small, duration=0.5, seed=71)
+            self.assertSucceeded(outcome)
+        self.assertEqual(self.server.metric("sonic_http_requests_total", status="429"), refused)
+        self.assertGreaterEqual(self.server.metric("sonic_http_requests_total", route="/api/sonic/generate"), 50)
+
     def test_a_preset_replaces_the_widgets_it_sets(self):
         presets = {p["name"]: p["config"] for p in self.server.get_json("/api/presets")["presets"]}
         outcome = self.generate(preset="expressive", dynamic_scale=0.5, motion_scale=0.0, expand_ratio=0.9,

@@ -105,7 +105,7 @@ class InterruptWhileWaitingTest(NodeTestCase):
         self.assertEqual(self.server.jobs(), [])
 
     def test_cancel_during_the_download_leaves_no_partial_file(self):
-        self.proxy.plan("GET", r"^/output/", ("slow", 1024))
+        self.proxy.plan("GET", r"^/output/", ("slow", 512))  # ~25 kB/s: seconds for the video
         run = NodeThread(self, server=self.connection(url=self.proxy.url), seed=5, duration=3.0)
         self.assertTrue(self.recorder.wait_for(shows("downloading "), 120), self.recorder.texts)
         press_cancel()
