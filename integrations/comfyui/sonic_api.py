@@ -378,12 +378,12 @@ class SonicClient:
         content_type = response.headers.get("Content-Type", "")
         if response.status == 200 and content_type.startswith("text/event-stream"):
             return EventStream(connection, sock, response)
+        # Anything else (a proxy's error page, a 404 for a path it does not pass on): the
+        # caller polls GET /api/jobs/{id}, whose answer says what is really wrong, if anything.
         try:
-            reply = Reply(response.status, response.reason, response.headers, response.read())
+            response.read()
         finally:
             connection.close()
-        if reply.status in (401, 403, 404):
-            raise self.error_from(reply, job_id)
         return None
 
     def download(self, url: str, destination: str, on_progress: Callable[[int, Optional[int]], None]) -> int:

@@ -25,12 +25,13 @@ BINARY = Path(os.environ.get("SONIC_BINARY", SOURCE_DIR / "build" / "release" / 
 
 
 class SonicServer:
-    def __init__(self, *extra_args: str, env: dict | None = None):
+    def __init__(self, *extra_args: str, env: dict | None = None, port: int = 0, data_dir: Path | None = None):
+        """`port` 0 = any free one; `data_dir` None = a folder of its own, removed by close()."""
         self.temp = Path(tempfile.mkdtemp(prefix="sonic-comfyui-"))
-        self.data_dir = self.temp / "data"
+        self.data_dir = Path(data_dir) if data_dir else self.temp / "data"
         self.log_path = self.temp / "server.log"
         port_file = self.temp / "port"
-        args = [str(BINARY), "serve", "--port", "0", "--host", "127.0.0.1", "--data-dir", str(self.data_dir),
+        args = [str(BINARY), "serve", "--port", str(port), "--host", "127.0.0.1", "--data-dir", str(self.data_dir),
                 "--port-file", str(port_file), "--log-level", "info", *extra_args]
         self._log = open(self.log_path, "wb")
         self.process = subprocess.Popen(args, stdout=self._log, stderr=subprocess.STDOUT,

@@ -1,5 +1,6 @@
 """ComfyUI's Cancel while Sonic (server) runs: the node ends as "interrupted" (not "error"),
 the remote job is canceled on the real server, and nothing is left in ComfyUI's temp folder.
+And the opposite: a server restarting under a waiting node is waited for, not an error.
 
 The node runs on a thread of its own, as on ComfyUI's prompt worker; the test presses
 Cancel (sets ComfyUI's interrupt flag) once the node shows the stage it is waiting for.
@@ -7,14 +8,19 @@ Cancel (sets ComfyUI's interrupt flag) once the node shows the stage it is waiti
 from __future__ import annotations
 
 import json
+import shutil
+import tempfile
 import threading
+import time
 import unittest
+from pathlib import Path
 
 import harness  # first: it puts the ComfyUI stand-ins on sys.path
 
 import comfy.model_management  # noqa: E402
 from fault_proxy import FaultProxy
-from node_test_case import PORTRAIT, SPEECH_7S, NodeTestCase
+from node_test_case import PORTRAIT, SPEECH_7S, NodeTestCase, job_id_of
+from sonic_server import SonicServer
 
 JOIN_S = 60.0  # a node that ignores Cancel hangs past this
 
@@ -115,6 +121,40 @@ class InterruptWhileWaitingTest(NodeTestCase):
         self.assertEqual(self.temp_files(), [])
         # The job itself had finished; the video stays on the server for a later run.
         self.assertEqual(self.server.jobs()[0]["status"], "succeeded")
+
+
+class ServerRestartTest(NodeTestCase):
+    """The server stops (SIGTERM puts the running job back in its queue) and starts again on
+    the same port and data: the node's event stream ends with `shutdown`, it reconnects with
+    Last-Event-ID once the server is back, and gets the video."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.data = Path(tempfile.mkdtemp(prefix="sonic-restart-"))
+        cls.server = SonicServer("--shutdown-grace-s", "0", data_dir=cls.data / "data")
+
+    @classmethod
+    def tearDownClass(cls):
+        super().tearDownClass()
+        shutil.rmtree(cls.data, ignore_errors=True)
+
+    def test_a_restart_while_the_node_waits_is_waited_out(self):
+        first = self.server
+        run = NodeThread(self, server=self.connection(max_retries=6), audio=harness.load_audio(SPEECH_7S),
+                         duration=4.0, min_resolution=512, seed=1)
+        self.assertTrue(self.recorder.wait_for(shows("render"), 120), self.recorder.texts)
+        self.assertEqual(first.stop(), 0, first.log()[-3000:])
+        stopped_ms = time.time() * 1000
+        first.close()
+        type(self).server = SonicServer("--shutdown-grace-s", "0", port=first.port, data_dir=self.data / "data")
+        outcome = run.join()
+        self.assertIsNotNone(outcome, "the node did not finish")
+        self.assertSucceeded(outcome)
+        job = self.server.job(job_id_of(outcome))
+        # It ran again on the restarted server, and the node followed it there.
+        self.assertGreater(job["started_at_ms"], stopped_ms)
+        self.assertIn(f"/api/jobs/{job['job_id']}/events", self.server.log())
+        self.assertEqual(outcome.outputs[1].shape[0], 100)
 
 
 if __name__ == "__main__":
