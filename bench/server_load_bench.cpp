@@ -1,12 +1,17 @@
-// Load benchmark of `sonic-server serve` (issue 4): starts the real binary on a free port
-// with a temporary data dir, then measures with keep-alive HTTP/1.1 connections:
+// Load benchmark of `sonic-server serve` (issues 4 and 10): starts the real binary on a free
+// port with a temporary data dir, then measures with keep-alive HTTP/1.1 connections:
 //   - GET /healthz and GET /api/jobs/{id}: requests/s and p50/p99 latency
 //     (targets on a 2-core machine: >= 5,000 status req/s, p99 <= 10 ms);
+//   - a status mix (GET /api/jobs/{id} and GET /healthz in turn) at 8 and 32 clients:
+//     p50/p99 (issue 10: p99 at 32 clients no worse than the Flask design's);
+//   - GET /api/jobs?limit=100 with 100+ jobs in the table: requests/s (issue 10: >= 2,000);
 //   - POST /api/sonic/generate answered from the result cache with ~1 MB of inputs
 //     (the fixtures portrait + speech): p50/p99 (target: p50 <= 20 ms).
 // The client is plain POSIX sockets so the figures are the server's, not a library's.
 //
 //   server_load_bench [--binary PATH] [--seconds N] [--connections N]
+//   server_load_bench --port P --job-id ID [--seconds N]   (a server already running, e.g.
+//       bench/flask_reference under gunicorn: only the status figures, for comparison)
 // Defaults: the sonic-server next to this build's bench/ folder, 5 s, 8 connections.
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -134,7 +139,7 @@ double percentile(std::vector<double> v, double p) {
   return v[std::min(v.size() - 1, static_cast<std::size_t>(p * static_cast<double>(v.size())))];
 }
 
-Figures hammer(int port, const std::string& raw, int connections, double seconds, int expect) {
+Figures hammer(int port, const std::vector<std::string>& mix, int connections, double seconds, int expect) {
   std::vector<std::thread> threads;
   std::vector<Figures> per(static_cast<std::size_t>(connections));
   auto deadline = Clock::now() + std::chrono::duration<double>(seconds);
@@ -143,9 +148,9 @@ Figures hammer(int port, const std::string& raw, int connections, double seconds
     threads.emplace_back([&, i] {
       Connection c(port);
       Figures& f = per[static_cast<std::size_t>(i)];
-      while (Clock::now() < deadline) {
+      for (std::size_t n = static_cast<std::size_t>(i); Clock::now() < deadline; ++n) {
         auto t0 = Clock::now();
-        int status = c.request(raw);
+        int status = c.request(mix[n % mix.size()]);
         double ms = std::chrono::duration<double, std::milli>(Clock::now() - t0).count();
         if (status == expect) {
           ++f.ok;
@@ -194,6 +199,14 @@ std::string json_string(const std::string& body, const std::string& key) {
   return body.substr(pos, body.find('"', pos) - pos);
 }
 
+// GET /api/jobs/{id} and GET /healthz in turn, at 8 and 32 keep-alive clients.
+void status_mix(int port, const std::string& job_id, double seconds) {
+  std::vector<std::string> mix = {"GET /api/jobs/" + job_id + " HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n",
+                                  "GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n"};
+  print("status mix, 8 clients", hammer(port, mix, 8, seconds, 200));
+  print("status mix, 32 clients", hammer(port, mix, 32, seconds, 200));
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -201,11 +214,20 @@ int main(int argc, char** argv) {
   if (const char* env = std::getenv("SONIC_BINARY")) binary = env;
   double seconds = 5;
   int connections = 8;
+  int external_port = 0;
+  std::string external_job;
   for (int i = 1; i + 1 < argc; i += 2) {
     std::string a = argv[i];
     if (a == "--binary") binary = argv[i + 1];
     if (a == "--seconds") seconds = std::atof(argv[i + 1]);
     if (a == "--connections") connections = std::atoi(argv[i + 1]);
+    if (a == "--port") external_port = std::atoi(argv[i + 1]);
+    if (a == "--job-id") external_job = argv[i + 1];
+  }
+  if (external_port) {
+    std::printf("server_load_bench: external server on port %d, %.0f s per figure\n", external_port, seconds);
+    status_mix(external_port, external_job, seconds);
+    return 0;
   }
   fs::path fixtures = std::getenv("SONIC_FIXTURES") ? fs::path(std::getenv("SONIC_FIXTURES"))
                                                     : binary.parent_path() / ".." / ".." / ".." / "shared" / "fixtures";
@@ -260,11 +282,16 @@ int main(int argc, char** argv) {
   }
   std::printf("first generate (engine run, 1 s clip at 256 px): %.2f s\n", first_s);
 
-  print("GET /healthz", hammer(port, "GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n", connections, seconds, 200));
+  print("GET /healthz", hammer(port, {"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n"}, connections, seconds, 200));
   print("GET /api/jobs/{id}",
-        hammer(port, "GET /api/jobs/" + job_id + " HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n", connections, seconds, 200));
+        hammer(port, {"GET /api/jobs/" + job_id + " HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n"}, connections, seconds, 200));
+  status_mix(port, job_id, seconds);
   std::string cached = multipart_generate(image, audio, config, false);
   std::printf("cache-hit POST body: %.2f MB\n", static_cast<double>(cached.size()) / 1e6);
-  print("POST /api/sonic/generate (cache)", hammer(port, cached, 2, seconds, 200));
+  print("POST /api/sonic/generate (cache)", hammer(port, {cached}, 2, seconds, 200));
+  // Every cache hit adds a job row: fill the table past one page, then list it.
+  for (int i = 0; i < 110; ++i) setup.request(cached);
+  print("GET /api/jobs?limit=100 (8 conns)",
+        hammer(port, {"GET /api/jobs?limit=100 HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n"}, 8, seconds, 200));
   return finish(0);
 }

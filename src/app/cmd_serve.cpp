@@ -78,6 +78,17 @@ struct ServeOptions {
   bool cors_allow_credentials = false;
   std::string tls_cert;
   std::string tls_key;
+  // The HTTP transport's limits (docs/http-transport.md).
+  int http_quick_threads = 4;
+  int max_connections = 4096;
+  int max_connections_per_client = 32;
+  int max_headers = 100;
+  int max_head_kb = 16;
+  int head_timeout_s = 10;
+  int keepalive_timeout_s = 5;
+  int body_timeout_s = 30;
+  double min_upload_kb_s = 4;
+  int write_timeout_s = 30;
   std::set<std::string> from_config_file;  // settings the config file gave (flag names)
 };
 
@@ -130,7 +141,12 @@ void apply_config_file(CLI::App& cmd, ServeOptions& o) {
       {"rate-limit-per-min", num(o.rate_limit_per_min)}, {"rate-limit-burst", num(o.rate_limit_burst)},
       {"max-active-jobs", num(o.max_active_jobs)}, {"trusted-proxy", num(o.trusted_proxy)},
       {"cors-origin", num(o.cors_origin)}, {"cors-allow-credentials", num(o.cors_allow_credentials)},
-      {"tls-cert", num(o.tls_cert)}, {"tls-key", num(o.tls_key)}};
+      {"tls-cert", num(o.tls_cert)}, {"tls-key", num(o.tls_key)},
+      {"http-quick-threads", num(o.http_quick_threads)}, {"max-connections", num(o.max_connections)},
+      {"max-connections-per-client", num(o.max_connections_per_client)}, {"max-headers", num(o.max_headers)},
+      {"max-head-kb", num(o.max_head_kb)}, {"head-timeout-s", num(o.head_timeout_s)},
+      {"keepalive-timeout-s", num(o.keepalive_timeout_s)}, {"body-timeout-s", num(o.body_timeout_s)},
+      {"min-upload-kb-s", num(o.min_upload_kb_s)}, {"write-timeout-s", num(o.write_timeout_s)}};
   for (auto it = file.begin(); it != file.end(); ++it) {
     std::string key = it.key();
     for (char& c : key)
@@ -252,6 +268,16 @@ int run_serve(CLI::App& cmd, ServeOptions o) {
     hc.cors = cors;
     hc.tls_cert_file = o.tls_cert;
     hc.tls_key_file = o.tls_key;
+    hc.http_quick_threads = o.http_quick_threads;
+    hc.max_connections = o.max_connections;
+    hc.max_connections_per_client = o.max_connections_per_client;
+    hc.max_headers = o.max_headers;
+    hc.max_head_kb = o.max_head_kb;
+    hc.head_timeout = std::chrono::seconds(std::max(1, o.head_timeout_s));
+    hc.keepalive_timeout = std::chrono::seconds(std::max(1, o.keepalive_timeout_s));
+    hc.body_timeout = std::chrono::seconds(std::max(1, o.body_timeout_s));
+    hc.min_body_kb_per_s = std::max(0.0, o.min_upload_kb_s);
+    hc.write_timeout = std::chrono::seconds(std::max(1, o.write_timeout_s));
 
     jobs::JobService service(sc);
     http::HttpServer server(hc, service);
@@ -323,7 +349,8 @@ void add_serve_command(CLI::App& app) {
   opt("--max-audio-s", o->max_audio_s, "SONIC_MAX_AUDIO_S", "Longest accepted recording");
   opt("--max-image-mp", o->max_image_mp, "SONIC_MAX_IMAGE_MP", "Largest accepted image, megapixels");
   opt("--engine", o->engine, "SONIC_ENGINE", "Default engine (empty = classic)");
-  opt("--http-threads", o->http_threads, "SONIC_HTTP_THREADS", "Connections served at once (SSE streams hold one)");
+  opt("--http-threads", o->http_threads, "SONIC_HTTP_THREADS",
+      "Uploads, SSE streams and downloads served at once (more -> 503 server_busy)");
   opt("--sse-keepalive-s", o->sse_keepalive_s, "SONIC_SSE_KEEPALIVE_S", "Seconds between SSE keep-alive comments");
   opt("--shutdown-grace-s", o->shutdown_grace_s, "SONIC_SHUTDOWN_GRACE_S",
       "Seconds running jobs get to finish on SIGTERM before they are requeued");
@@ -365,6 +392,24 @@ void add_serve_command(CLI::App& app) {
       ->envname("SONIC_CORS_ALLOW_CREDENTIALS");
   opt("--tls-cert", o->tls_cert, "SONIC_TLS_CERT", "Serve HTTPS with this PEM certificate chain (with --tls-key)");
   opt("--tls-key", o->tls_key, "SONIC_TLS_KEY", "The PEM private key of --tls-cert");
+  opt("--http-quick-threads", o->http_quick_threads, "SONIC_HTTP_QUICK_THREADS",
+      "Threads for health, status and metadata requests");
+  opt("--max-connections", o->max_connections, "SONIC_MAX_CONNECTIONS",
+      "Open connections in all (lowered to the file-descriptor limit); more -> 503");
+  opt("--max-connections-per-client", o->max_connections_per_client, "SONIC_MAX_CONNECTIONS_PER_CLIENT",
+      "Open connections per client address (--trusted-proxy peers exempt); 0 = no cap; more -> 429");
+  opt("--max-headers", o->max_headers, "SONIC_MAX_HEADERS", "Header fields per request; more -> 431");
+  opt("--max-head-kb", o->max_head_kb, "SONIC_MAX_HEAD_KB", "KiB of request line + headers; more -> 431");
+  opt("--head-timeout-s", o->head_timeout_s, "SONIC_HEAD_TIMEOUT_S",
+      "Seconds for a whole request head to arrive; later -> 408 and close");
+  opt("--keepalive-timeout-s", o->keepalive_timeout_s, "SONIC_KEEPALIVE_TIMEOUT_S",
+      "Seconds an idle keep-alive connection is kept");
+  opt("--body-timeout-s", o->body_timeout_s, "SONIC_BODY_TIMEOUT_S",
+      "Seconds without a byte of a request body before 408 and close");
+  opt("--min-upload-kb-s", o->min_upload_kb_s, "SONIC_MIN_UPLOAD_KB_S",
+      "Average upload rate (KiB/s) required after the first 10 s; 0 = none");
+  opt("--write-timeout-s", o->write_timeout_s, "SONIC_WRITE_TIMEOUT_S",
+      "Seconds without progress writing a response before the connection is closed");
   cmd->add_flag("--no-cache", o->no_cache, "Disable the result cache and in-flight dedup")->envname("SONIC_NO_CACHE");
   cmd->callback([o, cmd] { throw CLI::RuntimeError(run_serve(*cmd, *o)); });
 }

@@ -1,10 +1,15 @@
 // http/ — the HTTP API of DESIGN §5: routes, upload limits, SSE, downloads, health and
-// metrics. The only code that includes the HTTP library (cpp-httplib), and only in
-// http_server.cpp: everything else here (UploadSink, HttpMetrics, the OpenAPI text) is
-// plain C++. Calls jobs/ (JobService) and engine/ (parameters, presets); never pixels.
+// metrics, on our own HTTP/1.1 transport (docs/http-transport.md):
+//   wire/        HTTP as bytes: strict head parser, chunked, multipart, Range, query (pure)
+//   transport/   the only code with sockets: epoll reactor, lanes of workers, TLS, deadlines
+//   router.*     paths and methods → routes; 404 / 405 + Allow
+//   routes_*.cpp the routes by concern (generate, jobs, output, admin, web)
+//   http_server.cpp  the cross-cutting parts: request id, CORS, access, body limits,
+//                errors as JSON, logs and metrics
+// Calls jobs/ (JobService) and engine/ (parameters, presets); never pixels.
 //
-// Threads: cpp-httplib runs each connection on a thread of its pool (http_threads);
-// run() blocks the calling thread until stop() is called from another one.
+// Threads: run() is the transport's reactor and blocks until stop() from another thread;
+// routes run on the transport's worker lanes.
 #pragma once
 
 #include <chrono>
@@ -27,7 +32,18 @@ struct HttpConfig {
   std::uint64_t max_request_bytes = 50ull * 1024 * 1024;
   std::chrono::seconds sync_wait{300};  // how long POST /api/sonic/generate waits
   std::chrono::seconds sse_keepalive{15};
-  int http_threads = 64;            // connections served at once (SSE streams hold one)
+  int http_threads = 64;            // long-lane threads: uploads, SSE streams, downloads at once
+  int http_quick_threads = 4;       // quick-lane threads: health, status, metadata
+  // Transport limits (docs/http-transport.md).
+  int max_connections = 4096;             // lowered to what RLIMIT_NOFILE allows
+  int max_connections_per_client = 32;    // per client address; --trusted-proxy peers exempt
+  int max_headers = 100;
+  int max_head_kb = 16;
+  std::chrono::seconds head_timeout{10};  // the whole request head, from its first byte
+  std::chrono::seconds keepalive_timeout{5};
+  std::chrono::seconds body_timeout{30};  // no byte of a body for this long → 408
+  double min_body_kb_per_s = 4;           // average upload rate required after 10 s
+  std::chrono::seconds write_timeout{30};
   std::filesystem::path web_dir;    // serve the page from this folder; empty = the embedded copy
   std::string version = "dev";
   // Null or disabled = no authentication (loopback only; cmd_serve enforces that).
