@@ -672,7 +672,9 @@ struct HttpServer::Impl {
                            {"rate_limit_per_min", config.rate_limit_per_min},
                            {"rate_limit_burst", config.rate_limit_burst},
                            {"max_active_jobs", sc.max_active_per_client},
-                           {"queue_size", service.queue_capacity()}});
+                           {"queue_size", service.queue_capacity()},
+                           {"retention_hours", static_cast<double>(sc.retention.count()) / 3600.0},
+                           {"wait", service.wait_estimate().to_json()}});
     }));
     server.Get("/healthz", route("/healthz", Access::public_route, [this](const httplib::Request&, httplib::Response& res) {
       send_json(res, 200, {{"status", "ok"}, {"version", config.version}});
