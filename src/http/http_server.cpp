@@ -164,6 +164,16 @@ std::string content_type_for(const fs::path& p) {
   if (ext == ".css") return "text/css; charset=utf-8";
   if (ext == ".svg") return "image/svg+xml";
   if (ext == ".png") return "image/png";
+  if (ext == ".json") return "application/json";
+  if (ext == ".jpg" || ext == ".jpeg") return "image/jpeg";
+  if (ext == ".webp") return "image/webp";
+  if (ext == ".ico") return "image/x-icon";
+  if (ext == ".wav") return "audio/wav";
+  if (ext == ".mp3") return "audio/mpeg";
+  if (ext == ".ogg") return "audio/ogg";
+  if (ext == ".m4a") return "audio/mp4";
+  if (ext == ".woff2") return "font/woff2";
+  if (ext == ".md") return "text/plain; charset=utf-8";
   return "application/octet-stream";
 }
 
@@ -716,7 +726,9 @@ struct HttpServer::Impl {
       res.set_content(openapi_json(), "application/json");
     }));
     server.Get("/", route("/", Access::public_route, [this](const httplib::Request&, httplib::Response& res) { static_file(res, "index.html"); }));
-    server.Get("/([A-Za-z0-9_-]+\\.(?:html|js|css|svg|png|ico))",
+    // Every embedded asset by its path, subfolders included (/examples/…); no segment may be "..".
+    server.Get("/((?:[A-Za-z0-9_-]+/)*[A-Za-z0-9_-]+(?:\\.[A-Za-z0-9_-]+)*\\."
+               "(?:html|js|css|json|svg|png|jpg|jpeg|webp|ico|wav|mp3|ogg|m4a|woff2|md))",
                route("/{asset}", Access::public_route, [this](const httplib::Request& req, httplib::Response& res) {
                  static_file(res, req.matches[1]);
                }));
