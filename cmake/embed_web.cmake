@@ -1,38 +1,67 @@
-# Run as `cmake -DSOURCE_DIR=… -DOUTPUT=… -P embed_web.cmake`: turns every file under web/
-# into bytes inside the binary (web_assets.cpp), so the page needs no files at run time.
+# Run as `cmake -DSOURCE_DIR=… -DOUTPUT=… -P embed_web.cmake`: puts every file under web/
+# (the page, its scripts and the example media in web/examples/) into the binary as
+# web_assets.cpp, so a single file serves the page with nothing beside it.
+#
+# The bytes go in with the assembler's .incbin, not as a C array initializer: a list of
+# '\xNN' characters costs the compiler time and memory in proportion to the bytes (about a
+# minute for the ~1 MB of examples), while .incbin copies each file as it is (well under a
+# second). The compiler's dependency list cannot see an .incbin file, so the generated
+# source names each file's SHA-256: a changed byte changes the source, which recompiles it
+# (and gives ccache a different key).
 file(GLOB_RECURSE files RELATIVE ${SOURCE_DIR}/web ${SOURCE_DIR}/web/*)
 list(SORT files)
-set(body "// Generated from web/ at build time; do not edit.\n#include \"http/web_assets.h\"\n\nnamespace sonic::http {\nnamespace {\n")
+
+# Content types by extension; the HTTP layer sends what is given here.
+function(web_content_type name out)
+  get_filename_component(ext ${name} LAST_EXT)
+  string(TOLOWER "${ext}" ext)
+  set(types
+    .html text/html .js text/javascript .css text/css .json application/json .md text/plain .txt text/plain
+    .svg image/svg+xml .png image/png .jpg image/jpeg .jpeg image/jpeg .webp image/webp .ico image/x-icon
+    .wav audio/wav .mp3 audio/mpeg .ogg audio/ogg .opus audio/ogg .m4a audio/mp4 .woff2 font/woff2)
+  set(type application/octet-stream)
+  list(FIND types "${ext}" at)
+  if(at GREATER_EQUAL 0)
+    math(EXPR at "${at} + 1")
+    list(GET types ${at} type)
+  endif()
+  if(type MATCHES "^text/")
+    string(APPEND type "; charset=utf-8")
+  endif()
+  set(${out} "${type}" PARENT_SCOPE)
+endfunction()
+
+set(assembly "")
+set(declarations "")
 set(table "")
 set(index 0)
 foreach(name ${files})
   if(name MATCHES "(^|/)(node_modules|tests?)/" OR name MATCHES "(^|/)\\.")
     continue()
   endif()
-  file(READ ${SOURCE_DIR}/web/${name} hex HEX)
-  string(LENGTH "${hex}" hex_length)
-  math(EXPR size "${hex_length} / 2")
-  string(REGEX REPLACE "([0-9a-f][0-9a-f])" "'\\\\x\\1'," bytes "${hex}")
-  get_filename_component(ext ${name} LAST_EXT)
-  set(type "application/octet-stream")
-  if(ext STREQUAL ".html")
-    set(type "text/html; charset=utf-8")
-  elseif(ext STREQUAL ".js")
-    set(type "text/javascript; charset=utf-8")
-  elseif(ext STREQUAL ".css")
-    set(type "text/css; charset=utf-8")
-  elseif(ext STREQUAL ".svg")
-    set(type "image/svg+xml")
-  elseif(ext STREQUAL ".png")
-    set(type "image/png")
-  elseif(ext STREQUAL ".ico")
-    set(type "image/x-icon")
+  set(path ${SOURCE_DIR}/web/${name})
+  if(path MATCHES "[\"\\\\\n]" OR name MATCHES "[\"\\\\\n]")
+    message(FATAL_ERROR "embed_web: cannot embed a path with quotes or backslashes: ${path}")
   endif()
-  string(APPEND body "const char kAsset${index}[] = {${bytes}'\\0'};\n")
-  string(APPEND table "    {\"/${name}\", \"${type}\", std::string_view(kAsset${index}, ${size})},\n")
+  file(SIZE ${path} size)
+  file(SHA256 ${path} sha)
+  web_content_type(${name} type)
+  set(symbol "sonic_web_asset_${index}")
+  string(APPEND assembly
+    "    // ${name}: ${size} bytes, sha256 ${sha}\n"
+    "    \".globl ${symbol}\\n.hidden ${symbol}\\n.type ${symbol}, @object\\n.balign 16\\n\"\n"
+    "    \"${symbol}:\\n.incbin \\\"${path}\\\"\\n.size ${symbol}, ${size}\\n.byte 0\\n\"\n")
+  string(APPEND declarations "extern \"C\" const char ${symbol}[];\n")
+  string(APPEND table "    {\"/${name}\", \"${type}\", std::string_view(${symbol}, ${size})},\n")
   math(EXPR index "${index} + 1")
 endforeach()
-string(APPEND body "const WebAsset kAssets[] = {\n${table}};\n}  // namespace\n\n")
+
+set(body "// Generated from web/ at build time by cmake/embed_web.cmake; do not edit.\n")
+string(APPEND body "#include \"http/web_assets.h\"\n\n")
+string(APPEND body "// Each file's bytes, then a NUL, in read-only data.\n")
+string(APPEND body "__asm__(\n    \".pushsection .rodata.sonic_web, \\\"a\\\", @progbits\\n\"\n${assembly}    \".popsection\\n\");\n\n")
+string(APPEND body "${declarations}\n")
+string(APPEND body "namespace sonic::http {\nnamespace {\nconst WebAsset kAssets[] = {\n${table}};\n}  // namespace\n\n")
 string(APPEND body "const WebAsset* find_web_asset(std::string_view path) {\n  if (path == \"/\" || path.empty()) path = \"/index.html\";\n  for (const auto& asset : kAssets)\n    if (asset.path == path) return &asset;\n  return nullptr;\n}\n\n}  // namespace sonic::http\n")
 file(WRITE ${OUTPUT}.tmp "${body}")
 execute_process(COMMAND ${CMAKE_COMMAND} -E copy_if_different ${OUTPUT}.tmp ${OUTPUT})
