@@ -3,7 +3,7 @@
 // opens, so a job finished while the tab was closed says so), a thumbnail of the video's
 // first frame, and "expired" in plain words once the server no longer keeps the video.
 import { $, state } from './state.js';
-import { t, formatDate } from './i18n.js';
+import { t, formatDate, formatSeconds } from './i18n.js';
 import { api } from './api.js';
 
 const KEY = 'sonic.history';
@@ -50,7 +50,11 @@ export function statusText(job) {
 function retentionText() {
   const hours = state.limits && state.limits.retention_hours;
   if (!hours) return '';
-  return t('history.retention', { time: hours % 24 === 0 && hours >= 48 ? t('unit.days', { n: hours / 24 }) : t('unit.hours', { n: Math.round(hours * 10) / 10 }) });
+  let time;
+  if (hours < 1) time = formatSeconds(hours * 3600);
+  else if (hours % 24 === 0 && hours >= 48) time = t('unit.days', { n: hours / 24 });
+  else time = t('unit.hours', { n: Math.round(hours * 10) / 10 });
+  return t('history.retention', { time });
 }
 
 export function renderHistory() {
