@@ -64,13 +64,14 @@ export function makeMedia(prefix = 'm') {
   const p = (name) => path.join(work, `${prefix}-${name}`);
   const m = {
     portrait: path.join(fixtures, 'portrait.png'),
-    chinesePortrait: p('主播照片.png'),
+    chinesePortrait: path.join(work, prefix, '主播照片.png'),  // its own folder: the name is the point
     speech: p('speech_2s.wav'),
     longSpeech: p('speech_60s.wav'),
     flat: p('flat.png'),
     text: p('notes.png'),
     big: p('big.wav'),
   };
+  fs.mkdirSync(path.dirname(m.chinesePortrait), { recursive: true });
   fs.copyFileSync(m.portrait, m.chinesePortrait);
   execFileSync('sox', [path.join(fixtures, 'speech_en_5s.wav'), m.speech, 'trim', '0', '2']);
   execFileSync('sox', [path.join(fixtures, 'speech_en_7s.wav'), m.longSpeech, 'repeat', '8']);
@@ -127,14 +128,20 @@ export async function resultDuration(page) {
   return handle.jsonValue();
 }
 
-// The `config` field of the next generate request, as JSON.
-export function captureGenerate(page) {
-  return page.waitForRequest((r) => r.url().endsWith('/api/sonic/generate') && r.method() === 'POST', { timeout: 60000 })
-    .then((request) => {
-      const body = request.postDataBuffer().toString('utf8');
-      const match = body.match(/name="config"\r\n\r\n([^\r]*)\r\n/);
-      return { config: match ? JSON.parse(match[1]) : null, body };
-    });
+// Intercepts the next generate request (a streamed multipart body is only readable there);
+// resolves once the interception is in place to { sent }, a promise of the request's
+// `config` field as JSON. The request then goes on unchanged, unless `abort` is set.
+export async function captureGenerate(page, { abort = false } = {}) {
+  let resolve;
+  const sent = new Promise((r) => { resolve = r; });
+  const handler = async (route) => {
+    const body = (route.request().postDataBuffer() || Buffer.alloc(0)).toString('utf8');
+    const match = body.match(/name="config"\r\n\r\n([^\r]*)\r\n/);
+    if (abort) await route.abort(); else await route.continue();
+    resolve({ config: match ? JSON.parse(match[1]) : null, body });
+  };
+  await page.route('**/api/sonic/generate', handler, { times: 1 });
+  return { sent };
 }
 
 // Polls the API (not the page) until `predicate(job)` holds; bounded.
