@@ -3,9 +3,9 @@
 # web_assets.cpp, so a single file serves the page with nothing beside it.
 #
 # The bytes go in with the assembler's .incbin, not as a C array initializer: a list of
-# '\xNN' characters costs the compiler time and memory in proportion to the bytes (about a
-# minute for the ~1 MB of examples), while .incbin copies each file as it is (well under a
-# second). The compiler's dependency list cannot see an .incbin file, so the generated
+# '\xNN' characters costs time and memory in proportion to the bytes — for 2.2 MB of assets,
+# measured on the 2-core build machine: 9.9 s to generate a 16 MB source and 18 s / 450 MB to
+# compile it at -O2 — while .incbin copies each file as it is (0.1 s and 0.9 s / 53 MB). The compiler's dependency list cannot see an .incbin file, so the generated
 # source names each file's SHA-256: a changed byte changes the source, which recompiles it
 # (and gives ccache a different key).
 file(GLOB_RECURSE files RELATIVE ${SOURCE_DIR}/web ${SOURCE_DIR}/web/*)

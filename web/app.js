@@ -101,7 +101,7 @@ wireFaceBox();
 onFaceBoxChange(drawPreview);
 $('error-mark-face').addEventListener('click', () => { $('image-preview').scrollIntoView({ block: 'center' }); startMarking(true); });
 
-onSettingsChange(() => { drawPreview(); renderEstimate(); });
+onSettingsChange(() => { drawPreview(); renderEstimate(); renderLengthCheck(); });
 onPresetChange(() => drawPreview());
 $('reset-settings').addEventListener('click', resetSettings);
 $('engine-select').addEventListener('change', (e) => {

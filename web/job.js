@@ -8,7 +8,7 @@ import { t, language, formatSeconds, formatWait } from './i18n.js';
 import { api, authHeaders } from './api.js';
 import { showError, hideError, fromResponse } from './errors.js';
 import { framingValues } from './framing.js';
-import { overLimit } from './media.js';
+import { needsLengthChoice } from './media.js';
 import { remember, historyEntry, thumbnailFrom } from './history.js';
 
 const FINAL = ['succeeded', 'failed', 'canceled'];
@@ -168,7 +168,6 @@ function startWatching(id, eventsUrl) {
 // The parameters to send: the framing choice, then what the person set.
 export function requestConfig() {
   const config = { ...framingValues(), ...state.overrides };
-  if (state.trimTo !== null) config.duration = state.trimTo;
   if (state.faceBox) config.face_box = state.faceBox;
   const engine = state.engines.find((e) => e.name === state.engine);
   if (engine && !engine.default) config.engine = engine.name;
@@ -186,7 +185,7 @@ export async function submit(event) {
   }
   // Too long for this server, and the person has not chosen to use the first part: ask
   // now instead of uploading and failing.
-  if (overLimit() && state.trimTo === null) {
+  if (needsLengthChoice()) {
     $('live-alert').textContent = $('length-text').textContent;
     $('use-first').focus();
     $('length-notice').scrollIntoView({ block: 'center' });
@@ -283,7 +282,7 @@ export function renderEstimate() {
   box.hidden = false;
   const ahead = (wait.queued || 0) + (wait.running || 0);
   const parts = [];
-  const length = state.trimTo ?? (typeof state.overrides.duration === 'number' ? state.overrides.duration : state.audioSeconds);
+  const length = typeof state.overrides.duration === 'number' ? state.overrides.duration : state.audioSeconds;
   if (wait.samples > 0 && wait.run_seconds_per_audio_second !== null && length) {
     const total = (wait.queue_seconds || 0) + wait.run_seconds_fixed + wait.run_seconds_per_audio_second * length;
     parts.push(t('estimate.total', { time: formatWait(total) }));

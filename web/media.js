@@ -41,7 +41,6 @@ export function setAudio(file) {
   if (!file) return;
   state.audio = file;
   state.audioSeconds = null;
-  state.trimTo = null;
   delete state.overrides.duration;
   const player = $('audio-player');
   const describe = () => {
@@ -69,6 +68,12 @@ export function overLimit() {
   return !!(limit && state.audioSeconds && state.audioSeconds > limit + 0.05);
 }
 
+// Over the limit with no length within it chosen (here or with the Length slider).
+export function needsLengthChoice() {
+  const chosen = state.overrides.duration;
+  return overLimit() && !(typeof chosen === 'number' && chosen <= state.limits.max_audio_seconds);
+}
+
 function limitPhrase(limit) {
   return limit % 60 === 0 && limit >= 60 ? t('length.first_minutes', { n: limit / 60 }) : t('length.first_seconds', { length: formatSeconds(limit) });
 }
@@ -78,9 +83,9 @@ export function renderLengthCheck() {
   if (!overLimit()) { notice.hidden = true; return; }
   const limit = state.limits.max_audio_seconds;
   notice.hidden = false;
-  const trimmed = state.trimTo !== null;
+  const trimmed = !needsLengthChoice();
   $('length-text').textContent = trimmed
-    ? t('length.trimmed', { first: limitPhrase(limit), length: formatSeconds(state.audioSeconds) })
+    ? t('length.trimmed', { first: limitPhrase(state.overrides.duration), length: formatSeconds(state.audioSeconds) })
     : t('length.over', { length: formatSeconds(state.audioSeconds), limit: formatSeconds(limit) });
   $('use-first').hidden = trimmed;
   $('use-first').textContent = t('length.use_first', { first: limitPhrase(limit) });
@@ -88,7 +93,6 @@ export function renderLengthCheck() {
 
 export function useFirstPart() {
   const limit = state.limits.max_audio_seconds;
-  state.trimTo = limit;
   state.overrides.duration = limit;
   renderLengthCheck();
   $('length-text').focus();

@@ -145,7 +145,7 @@ function renderOne(param) {
       reset.id = 'param-duration-whole';
       reset.textContent = t('param.duration.use_whole');
       reset.hidden = whole;
-      reset.addEventListener('click', () => { delete state.overrides.duration; state.trimTo = null; changed('duration'); $('param-duration').focus(); });
+      reset.addEventListener('click', () => { delete state.overrides.duration; changed('duration'); $('param-duration').focus(); });
       wrap.appendChild(reset);
     }
   }
@@ -183,7 +183,6 @@ export function renderParams() {
 
 export function resetSettings() {
   state.overrides = {};
-  state.trimTo = null;
   renderParams();
   onChange('*');
   $('reset-settings').focus();

@@ -7,7 +7,6 @@ export const state = {
   imageSize: null,      // {width, height} of the chosen picture, once decoded
   audio: null,          // File
   audioSeconds: null,   // the recording's length measured in the browser (null = unknown)
-  trimTo: null,         // seconds: the person chose "use the first N minutes"
   preset: 'natural',
   presets: [],
   overrides: {},        // advanced settings the person changed (DESIGN §4 names)

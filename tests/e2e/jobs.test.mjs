@@ -153,6 +153,13 @@ test('too long: "use the first 1 minute" instead of an upload that fails, and a 
     assert.match(await page.textContent('#length-text'), /Only the first 1 minute will be used/);
     await shot(page, 'desktop-too-long.png');
     await page.click('#advanced summary');
+    // The Length setting says the same thing in its own way, and both stay in step.
+    assert.equal(await page.getAttribute('#param-duration', 'max'), '60');
+    await setRange(page, '#param-duration', 45);
+    assert.match(await page.textContent('#length-text'), /Only the first 45 s will be used/);
+    await page.click('#param-duration-whole');
+    assert.equal(await page.isVisible('#use-first'), true, 'the whole recording is over the limit again');
+    await page.click('#use-first');
     await setRange(page, '#param-min_resolution', 256);
     await setRange(page, '#param-fps', 10);
     const { sent } = await captureGenerate(page);
