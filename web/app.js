@@ -19,7 +19,7 @@ import {
   renderLengthCheck, useFirstPart, onInputsChange,
 } from './media.js';
 import { submit, cancel, reopen, resumeActive, renderEstimate, renderProgress, onJobFinished } from './job.js';
-import { renderHistory, refreshHistory, onHistoryOpen } from './history.js';
+import { renderHistory, refreshHistory, keepHistoryFresh, onHistoryOpen } from './history.js';
 
 useFramingValues(framingValues);
 
@@ -114,6 +114,8 @@ $('job-form').addEventListener('submit', submit);
 $('cancel-button').addEventListener('click', cancel);
 onJobFinished(() => loadLimits());
 onHistoryOpen((id) => reopen(id));
+// Another tab of this page added or changed a row.
+window.addEventListener('storage', (e) => { if (e.key === 'sonic.history') renderHistory(); });
 
 $('token-input').value = localStorage.getItem('sonic.token') || '';
 $('token-input').addEventListener('change', (e) => localStorage.setItem('sonic.token', e.target.value.trim()));
@@ -126,3 +128,4 @@ renderAll();
 document.body.dataset.ready = 'true';
 await resumeActive();
 refreshHistory();
+keepHistoryFresh();

@@ -160,3 +160,13 @@ export async function refreshHistory() {
     if (status === 'succeeded' && r.body.video_url && !job.thumb) thumbnailFrom(job.id, r.body.video_url);
   }));
 }
+
+// Rows of jobs still queued or running (started in another tab, or before a reload that
+// reconnected to a different one) are asked about again every few seconds while shown.
+export function keepHistoryFresh() {
+  setInterval(() => {
+    if (document.hidden) return;
+    const waiting = history().some((j) => !FINAL.includes(j.status) && !(j.id === state.jobId && !state.finished));
+    if (waiting) refreshHistory();
+  }, 5000);
+}

@@ -103,6 +103,20 @@ test('a tab closed mid-job shows the job\'s true state when the page is opened a
   await context.close();
 });
 
+test('a tab left open shows a job started in another tab, and follows it to "Ready" after that tab closes', async () => {
+  const { page: watcher, context } = await openPage(browser, server.url);
+  const starter = await context.newPage();
+  await starter.goto(server.url + '/');
+  await waitReady(starter);
+  const id = await startLongJob(starter, 3);
+  const row = watcher.locator(`#history li[data-job="${id}"]`);
+  await row.waitFor({ timeout: 10000 });
+  assert.match(await row.locator('.state').textContent(), /Being made|Waiting/);
+  await starter.close();
+  await row.locator('.state', { hasText: 'Ready' }).waitFor({ timeout: 300000 });
+  await context.close();
+});
+
 test('zh-CN: an expired video says so in plain words, and the retention is on the page', async () => {
   const short = await launchServer('expiring', ['--retention-h', '0.001', '--janitor-interval-s', '1']);
   try {
