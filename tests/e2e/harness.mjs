@@ -144,6 +144,16 @@ export async function captureGenerate(page, { abort = false } = {}) {
   return { sent };
 }
 
+// Chooses the files, the smallest video size, presses Generate and waits for the result.
+export async function generateSmall(page, image, audio) {
+  await page.setInputFiles('#image-input', image);
+  await page.setInputFiles('#audio-input', audio);
+  await page.click('#advanced summary');
+  await setRange(page, '#param-min_resolution', 256);
+  await page.click('#generate-button');
+  await page.waitForSelector('#result-panel:not([hidden])', { timeout: 180000 });
+}
+
 // Polls the API (not the page) until `predicate(job)` holds; bounded.
 export async function waitJob(url, id, predicate, timeoutMs = 180000) {
   const deadline = Date.now() + timeoutMs;

@@ -9,7 +9,7 @@ import { execFileSync } from 'node:child_process';
 import path from 'node:path';
 import {
   launchServer, stopServer, launchBrowser, makeMedia, openPage, waitReady, setRange, resultDuration, captureGenerate,
-  waitJob, shot, cleanup, fixtures, work,
+  waitJob, generateSmall, shot, cleanup, fixtures, work,
 } from './harness.mjs';
 
 let server, browser, files;
@@ -44,12 +44,7 @@ test('the wait estimate: none before the first video, then one from the server\'
   const { page, context } = await openPage(browser, server.url);
   assert.match(await page.textContent('#estimate'), /no time estimate yet/);
   assert.match(await page.textContent('#estimate'), /No one else is waiting/);
-  await page.setInputFiles('#image-input', files.portrait);
-  await page.setInputFiles('#audio-input', files.speech);
-  await page.click('#advanced summary');
-  await setRange(page, '#param-min_resolution', 256);
-  await page.click('#generate-button');
-  await page.waitForSelector('#result-panel:not([hidden])', { timeout: 180000 });
+  await generateSmall(page, files.portrait, files.speech);
   await page.waitForFunction(() => /should be ready in about \d+ s/.test(document.getElementById('estimate').textContent));
   // A longer recording is estimated to take at least as long.
   const seconds = async () => {
@@ -122,12 +117,7 @@ test('zh-CN: an expired video says so in plain words, and the retention is on th
   try {
     const { page, context } = await openPage(browser, short.url, { locale: 'zh-CN' });
     assert.match(await page.textContent('#retention-note'), /服务器上的视频保留 3(\.\d)? 秒/);
-    await page.setInputFiles('#image-input', files.portrait);
-    await page.setInputFiles('#audio-input', files.speech);
-    await page.click('#advanced summary');
-    await setRange(page, '#param-min_resolution', 256);
-    await page.click('#generate-button');
-    await page.waitForSelector('#result-panel:not([hidden])', { timeout: 180000 });
+    await generateSmall(page, files.portrait, files.speech);
     const id = await page.evaluate(() => JSON.parse(localStorage.getItem('sonic.history'))[0].id);
     await waitJob(short.url, id, (job) => job.output_expired === true, 60000);
     await page.reload();
