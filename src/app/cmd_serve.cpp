@@ -22,6 +22,7 @@
 #include <iostream>
 #include <map>
 #include <memory>
+#include <set>
 #include <thread>
 
 #include "app/commands.h"
@@ -77,6 +78,7 @@ struct ServeOptions {
   bool cors_allow_credentials = false;
   std::string tls_cert;
   std::string tls_key;
+  std::set<std::string> from_config_file;  // settings the config file gave (flag names)
 };
 
 // With auth on and no HS256 secret to derive it from, signed URLs need a key that survives
@@ -139,6 +141,7 @@ void apply_config_file(CLI::App& cmd, ServeOptions& o) {
     if (cmd.get_option("--" + key)->count() > 0) continue;  // a flag or env var wins
     try {
       setter->second(it.value());
+      o.from_config_file.insert(key);
     } catch (const nlohmann::json::exception&) {
       throw Error(ErrorCode::invalid_config, "Setting '" + it.key() + "' in " + o.config_file + " has the wrong type.",
                   it.key());
@@ -192,6 +195,17 @@ int run_serve(CLI::App& cmd, ServeOptions o) {
                     "every job. Use --auth jwt (docs/auth.md), bind 127.0.0.1, or pass --insecure-no-auth.",
                     "auth");
       log::warn("serving without authentication on a non-loopback address (--insecure-no-auth)", {{"host", o.host}});
+    }
+    // The per-user limits guard a shared server. With auth off on a loopback address the one
+    // user is the person at this machine (a local ComfyUI batch of 50 videos must not be
+    // refused), so there they are off unless a flag, a SONIC_* variable or the config file
+    // sets them. Auth on, or a non-loopback bind (--insecure-no-auth), keeps the defaults.
+    if (!auth->enabled() && http::is_loopback_host(o.host)) {
+      auto given = [&](const std::string& name) {
+        return cmd.get_option("--" + name)->count() > 0 || o.from_config_file.count(name) > 0;
+      };
+      if (!given("rate-limit-per-min") && !given("rate-limit-burst")) o.rate_limit_per_min = 0;
+      if (!given("max-active-jobs")) o.max_active_jobs = 0;
     }
   } catch (const Error& e) {
     log::error("serve refused", {{"code", e.code_name()}, {"error", e.message()}});
@@ -337,10 +351,11 @@ void add_serve_command(CLI::App& app) {
   opt("--metrics-key-file", o->metrics_key_file, "SONIC_METRICS_KEY_FILE",
       "A bearer key for /metrics (or the key itself in SONIC_METRICS_KEY)");
   opt("--rate-limit-per-min", o->rate_limit_per_min, "SONIC_RATE_LIMIT_PER_MIN",
-      "Generate requests a minute per user (per client address with auth off); 0 = off");
+      "Generate requests a minute per user (per client address with auth off); 0 = off. "
+      "Off by default with auth off on a loopback address");
   opt("--rate-limit-burst", o->rate_limit_burst, "SONIC_RATE_LIMIT_BURST", "Generate requests allowed at once");
   opt("--max-active-jobs", o->max_active_jobs, "SONIC_MAX_ACTIVE_JOBS",
-      "Jobs one user may have queued + running; 0 = no cap");
+      "Jobs one user may have queued + running; 0 = no cap. Off by default with auth off on a loopback address");
   opt("--trusted-proxy", o->trusted_proxy, "SONIC_TRUSTED_PROXY",
       "Reverse proxies (IPs/CIDRs, comma-separated) whose X-Forwarded-For/-Proto/-Host count");
   opt("--cors-origin", o->cors_origin, "SONIC_CORS_ORIGIN",

@@ -4,7 +4,9 @@
 // only from --trusted-proxy peers), and the cap on a caller's active jobs
 // (--max-active-jobs). Both answer 429 rate_limited with Retry-After; the limiter before any
 // byte of the upload is stored, the cap when a new job would be queued (a join or a cache
-// hit adds no work and passes), deleting the refused upload at once.
+// hit adds no work and passes), deleting the refused upload at once. Both are on by default
+// only with auth on (or a non-loopback bind): with auth off on loopback the one user is the
+// person at this machine, and a flag, SONIC_* variable or config-file setting turns them on.
 //
 // The limiter runs before the body is read, so most requests here are cheap: a text/plain
 // body that passes the limiter and then fails 415. Only the cap tests run real jobs (a
@@ -81,7 +83,7 @@ void expect_no_new_files(const std::set<std::string>& before, const std::set<std
 // ---------------------------------------------------------------------------------------
 // The token bucket
 
-TEST(ServerRateLimit, DefaultsAllowABurstOfThreeThenRefuseUntilATokenRefills) {
+TEST(ServerRateLimit, TenAMinuteAllowsABurstOfThreeThenRefusesUntilATokenRefills) {
   ServerProcess server({"--rate-limit-per-min", "10", "--rate-limit-burst", "3"});
   auto c = server.client();
   for (int i = 0; i < 3; ++i)
@@ -150,6 +152,86 @@ TEST(ServerRateLimit, AuthOffIgnoresForwardedForWithoutTrustedProxy) {
 }
 
 // ---------------------------------------------------------------------------------------
+// Which limits apply when no flag says (the server is started without the limit flags)
+
+// Sets an environment variable for the server processes started while it lives.
+class ScopedEnv {
+ public:
+  ScopedEnv(const char* name, const char* value) : name_(name) { ::setenv(name, value, 1); }
+  ~ScopedEnv() { ::unsetenv(name_); }
+  ScopedEnv(const ScopedEnv&) = delete;
+  ScopedEnv& operator=(const ScopedEnv&) = delete;
+
+ private:
+  const char* name_;
+};
+
+json limits_of(const ServerProcess& server) {
+  return body_json(server.client()->Get("/api/limits"));
+}
+
+constexpr auto kServerDefaults = ServerProcess::Limits::server_defaults;
+
+TEST(ServerDefaultLimits, AuthOffOnLoopbackRefusesNoBurst) {
+  ServerProcess server({}, {}, kServerDefaults);
+  json limits = limits_of(server);
+  EXPECT_EQ(limits["rate_limit_per_min"], 0) << limits.dump();
+  EXPECT_EQ(limits["max_active_jobs"], 0) << limits.dump();
+  auto c = server.client();
+  for (int i = 0; i < 20; ++i) expect_passed(cheap_generate(*c), "request " + std::to_string(i + 1));
+}
+
+TEST(ServerDefaultLimits, AuthOnAppliesTenAMinuteBurstThreeAndFourActiveJobs) {
+  TempDir keys;
+  write_file(keys / "secret", kSecret + "\n");
+  ServerProcess server({"--auth", "jwt", "--jwt-secret-file", (keys / "secret").string()}, {}, kServerDefaults);
+  json limits = limits_of(server);
+  EXPECT_EQ(limits["rate_limit_per_min"], 10) << limits.dump();
+  EXPECT_EQ(limits["rate_limit_burst"], 3) << limits.dump();
+  EXPECT_EQ(limits["max_active_jobs"], 4) << limits.dump();
+  auto c = server.client();
+  for (int i = 0; i < 3; ++i) expect_passed(cheap_generate(*c, bearer(token_for("carol"))), "carol");
+  expect_limited(cheap_generate(*c, bearer(token_for("carol"))), 1, 6, "carol's 4th");
+}
+
+// A non-loopback bind without auth (--insecure-no-auth) is a shared server: defaults apply.
+// ::ffff:127.0.0.1 is not a loopback address by name, yet only this machine reaches it.
+TEST(ServerDefaultLimits, NonLoopbackBindWithoutAuthKeepsTheDefaults) {
+  ServerProcess server({"--host", "::ffff:127.0.0.1", "--insecure-no-auth"}, {}, kServerDefaults);
+  json limits = limits_of(server);
+  EXPECT_EQ(limits["rate_limit_per_min"], 10) << limits.dump();
+  EXPECT_EQ(limits["max_active_jobs"], 4) << limits.dump();
+}
+
+TEST(ServerDefaultLimits, AFlagVariableOrConfigFileTurnsThemOnWithAuthOff) {
+  {
+    ServerProcess server({"--rate-limit-per-min", "10"}, {}, kServerDefaults);
+    json limits = limits_of(server);
+    EXPECT_EQ(limits["rate_limit_per_min"], 10) << limits.dump();
+    EXPECT_EQ(limits["max_active_jobs"], 0) << limits.dump();
+    auto c = server.client();
+    for (int i = 0; i < 3; ++i) expect_passed(cheap_generate(*c), "burst request " + std::to_string(i + 1));
+    expect_limited(cheap_generate(*c), 1, 6, "4th request");
+  }
+  {
+    ScopedEnv env("SONIC_MAX_ACTIVE_JOBS", "2");
+    ServerProcess server({}, {}, kServerDefaults);
+    json limits = limits_of(server);
+    EXPECT_EQ(limits["max_active_jobs"], 2) << limits.dump();
+    EXPECT_EQ(limits["rate_limit_per_min"], 0) << limits.dump();
+  }
+  {
+    TempDir dir;
+    write_file(dir / "sonic.json", R"({"rate-limit-burst": 2})");
+    ServerProcess server({"--config-file", (dir / "sonic.json").string()}, {}, kServerDefaults);
+    json limits = limits_of(server);
+    EXPECT_EQ(limits["rate_limit_per_min"], 10) << limits.dump();
+    EXPECT_EQ(limits["rate_limit_burst"], 2) << limits.dump();
+    EXPECT_EQ(limits["max_active_jobs"], 0) << limits.dump();
+  }
+}
+
+// ---------------------------------------------------------------------------------------
 // The cap on active jobs (workers 1: the first job runs, the others wait in the queue)
 
 class ServerActiveCap : public ::testing::Test {
@@ -211,6 +293,19 @@ class ServerActiveCap : public ::testing::Test {
   static TempDir* media_;
 };
 TempDir* ServerActiveCap::media_ = nullptr;
+
+// Issue 13: a local ComfyUI batch queues many jobs at once from one address.
+TEST_F(ServerActiveCap, AuthOffOnLoopbackQueuesMoreThanTheCapByDefault) {
+  ServerProcess server({"--workers", "1"}, {}, kServerDefaults);
+  auto c = server.client();
+  std::vector<std::string> ids;
+  for (int seed = 1; seed <= 6; ++seed) ids.push_back(submit(*c, seed));  // the cap with auth is 4
+  for (const auto& id : ids) EXPECT_FALSE(id.empty());
+  EXPECT_EQ(body_json(c->Get("/api/jobs"))["total"], 6);
+  for (const auto& id : ids) cancel(*c, id);
+  for (const auto& id : ids)
+    if (!id.empty()) wait_final(*c, id);
+}
 
 TEST_F(ServerActiveCap, ThirdActiveJobIsRefusedWithoutLeftoversAndCancelFreesASlot) {
   ServerProcess server({"--max-active-jobs", "2", "--workers", "1", "--rate-limit-per-min", "0"});

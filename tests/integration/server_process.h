@@ -28,9 +28,16 @@ using namespace std::chrono_literals;
 
 class ServerProcess {
  public:
+  // `off`: the per-user limit flags are 0 unless `extra_args` sets them (most suites send many
+  // requests from one address on purpose). `server_defaults`: neither flag is passed.
+  enum class Limits { off, server_defaults };
+
   // `data_dir` empty = a folder inside this object's TempDir.
-  explicit ServerProcess(std::vector<std::string> extra_args = {}, std::filesystem::path data_dir = {})
-      : extra_args_(std::move(extra_args)), data_dir_(data_dir.empty() ? temp_ / "data" : data_dir) {
+  explicit ServerProcess(std::vector<std::string> extra_args = {}, std::filesystem::path data_dir = {},
+                         Limits limits = Limits::off)
+      : extra_args_(std::move(extra_args)),
+        data_dir_(data_dir.empty() ? temp_ / "data" : data_dir),
+        limits_(limits) {
     ::signal(SIGPIPE, SIG_IGN);  // a server that closes early must fail a request, not kill the test
     start();
   }
@@ -51,13 +58,15 @@ class ServerProcess {
 
   void start() {
     std::filesystem::remove(temp_ / "port");
-    std::vector<std::string> args = {sonic_binary().string(), "serve", "--port", "0", "--host", "127.0.0.1",
-                                     "--data-dir", data_dir_.string(), "--port-file", (temp_ / "port").string(),
-                                     "--log-level", "info"};
+    std::vector<std::string> args = {sonic_binary().string(), "serve", "--port", "0", "--data-dir", data_dir_.string(),
+                                     "--port-file", (temp_ / "port").string(), "--log-level", "info"};
+    // 127.0.0.1 unless the test binds elsewhere (always an address only this machine reaches).
+    if (std::find(extra_args_.begin(), extra_args_.end(), "--host") == extra_args_.end())
+      args.insert(args.end(), {"--host", "127.0.0.1"});
     // The per-user limits are off unless a test sets them: most suites send many requests
     // from one address on purpose. server_limits_test covers the defaults.
     for (const char* limit : {"--rate-limit-per-min", "--max-active-jobs"})
-      if (std::find(extra_args_.begin(), extra_args_.end(), limit) == extra_args_.end())
+      if (limits_ == Limits::off && std::find(extra_args_.begin(), extra_args_.end(), limit) == extra_args_.end())
         args.insert(args.end(), {limit, "0"});
     args.insert(args.end(), extra_args_.begin(), extra_args_.end());
     std::string log = (temp_ / "server.log").string();
@@ -149,6 +158,7 @@ class ServerProcess {
   TempDir temp_;
   std::vector<std::string> extra_args_;
   std::filesystem::path data_dir_;
+  Limits limits_ = Limits::off;
   pid_t pid_ = -1;
   int port_ = 0;
   int exit_code_ = -1;
