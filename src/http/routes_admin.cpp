@@ -50,7 +50,9 @@ void add_admin_routes(Router& router, ApiContext& api) {
                {"rate_limit_per_min", api.config.rate_limit_per_min},
                {"rate_limit_burst", api.config.rate_limit_burst},
                {"max_active_jobs", sc.max_active_per_client},
-               {"queue_size", api.service.queue_capacity()}});
+               {"queue_size", api.service.queue_capacity()},
+               {"retention_hours", static_cast<double>(sc.retention.count()) / 3600.0},
+               {"wait", api.service.wait_estimate().to_json()}});
   });
   get("/openapi.json", Access::public_route, [](Call& call) { call.res.set_content(openapi_json(), "application/json"); });
 }

@@ -60,7 +60,8 @@ std::string_view web_content_type(std::string_view path) {
       {"ico", "image/x-icon"},              {"wav", "audio/wav"},
       {"mp3", "audio/mpeg"},                {"ogg", "audio/ogg"},
       {"m4a", "audio/mp4"},                 {"woff2", "font/woff2"},
-      {"txt", "text/plain; charset=utf-8"},
+      {"txt", "text/plain; charset=utf-8"},     {"md", "text/plain; charset=utf-8"},
+      {"opus", "audio/ogg"},
   };
   for (const auto& [e, type] : kTypes)
     if (ext == e) return type;

@@ -403,6 +403,12 @@ ServiceMetrics JobService::metrics() const {
   return m;
 }
 
+WaitEstimate JobService::wait_estimate() const {
+  std::vector<double> running_progress;
+  for (const JobRecord& job : store_->list_in_state(JobState::running)) running_progress.push_back(job.progress);
+  return estimate_wait(recent_runs_.fit(), running_progress, static_cast<int>(queue_.size()), config_.workers);
+}
+
 void JobService::worker_loop(int index) {
   std::map<std::string, std::unique_ptr<engine::Engine>> engines;  // owned by this thread
   log::info("worker started", {{"worker", index}});
@@ -521,6 +527,8 @@ void JobService::run_job(const std::string& id, std::map<std::string, std::uniqu
   } else {
     job.finished_ms = now_ms();
     job_seconds_.observe(run_s);
+    if (job.state == JobState::succeeded && job.result.is_object())
+      recent_runs_.observe(run_s, job.result.value("duration", 0.0));
     if (!finish(job)) {
       // Deleted while it ran: nothing refers to its video or its uploads any more.
       if (!job.output_file.empty()) fs::remove(outputs_dir_ / job.output_file, ec);

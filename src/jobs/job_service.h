@@ -34,6 +34,7 @@
 #include "jobs/job.h"
 #include "jobs/job_events.h"
 #include "jobs/job_store.h"
+#include "jobs/wait_estimate.h"
 
 namespace sonic::jobs {
 
@@ -144,6 +145,8 @@ class JobService {
 
   std::vector<EngineInfo> engines() const { return engines_; }
   ServiceMetrics metrics() const;
+  // The wait a new job would have now, from recent run times and the jobs ahead (GET /api/limits).
+  WaitEstimate wait_estimate() const;
   std::size_t queue_capacity() const { return queue_.capacity(); }
   const std::filesystem::path& uploads_dir() const { return uploads_dir_; }
   const std::filesystem::path& outputs_dir() const { return outputs_dir_; }
@@ -185,6 +188,7 @@ class JobService {
   std::map<std::string, Running> running_;
 
   Histogram job_seconds_;
+  RecentRuns recent_runs_;  // succeeded runs: wall time against video length
   mutable std::mutex stage_mutex_;
   std::map<std::string, std::unique_ptr<Histogram>> stage_seconds_;
 

@@ -1,104 +1,33 @@
-// Browser tests of the web page (issue 6): the real sonic-server binary on a free loopback
-// port, the real page in Debian's Chromium driven by playwright-core. Screenshots at desktop
-// and phone width land in tests/e2e/artifacts/.
+// Browser tests of the web page (issues 6 and 16): the real sonic-server binary on a free
+// loopback port, the real page in Debian's Chromium driven by playwright-core. The flows a
+// person goes through in English; Chinese, jobs across reloads, keyboard and accessibility
+// have their own files. Screenshots at desktop and phone width land in tests/e2e/artifacts/.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, execFileSync } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
-import { chromium } from 'playwright-core';
+import {
+  launchServer, stopServer, launchBrowser, makeMedia, openPage as open, waitReady, setRange, resultDuration,
+  shot, cleanup, binary, work,
+} from './harness.mjs';
 
-const here = path.dirname(new URL(import.meta.url).pathname);
-const root = path.resolve(here, '../..');
-const binary = process.env.SONIC_BINARY || path.join(root, 'build/release/sonic-server');
-const fixtures = process.env.SONIC_FIXTURES || path.resolve(root, '../shared/fixtures');
-const artifacts = path.join(here, 'artifacts');
-const work = fs.mkdtempSync(path.join(os.tmpdir(), 'sonic-e2e-'));
-
-let server, baseUrl, browser;
-
-// Starts the binary on a free loopback port; resolves to { proc, url }.
-async function launchServer(name, extraArgs = [], env = {}) {
-  const portFile = path.join(work, `${name}.port`);
-  const proc = spawn(binary, ['serve', '--host', '127.0.0.1', '--port', '0', '--port-file', portFile,
-    '--data-dir', path.join(work, `${name}-data`), '--log-level', 'warn',
-    // Per-user limits off unless a test sets them: these tests generate many videos at once.
-    ...(extraArgs.includes('--rate-limit-per-min') ? [] : ['--rate-limit-per-min', '0']),
-    ...(extraArgs.includes('--max-active-jobs') ? [] : ['--max-active-jobs', '0']),
-    ...extraArgs],
-    { stdio: ['ignore', 'inherit', 'inherit'], env: { ...process.env, ...env } });
-  for (let i = 0; i < 300; i++) {
-    if (fs.existsSync(portFile) && fs.readFileSync(portFile, 'utf8').trim()) break;
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  const url = `http://127.0.0.1:${fs.readFileSync(portFile, 'utf8').trim()}`;
-  for (let i = 0; i < 100; i++) {
-    try { if ((await fetch(url + '/healthz')).ok) return { proc, url }; } catch (_) { /* not yet */ }
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  throw new Error(`server ${name} did not become healthy`);
-}
-
-async function stopServer(proc) {
-  if (!proc || proc.exitCode !== null) return;
-  proc.kill('SIGTERM');
-  await new Promise((r) => proc.once('exit', r));
-}
-
-async function startServer() {
-  ({ proc: server, url: baseUrl } = await launchServer('main', ['--max-upload-mb', '3']));
-}
-
-function media() {
-  const m = {
-    portrait: path.join(fixtures, 'portrait.png'),
-    speech: path.join(work, 'speech_2s.wav'),
-    longSpeech: path.join(work, 'speech_60s.wav'),
-    flat: path.join(work, 'flat.png'),
-    text: path.join(work, 'notes.png'),
-    big: path.join(work, 'big.wav'),
-  };
-  execFileSync('sox', [path.join(fixtures, 'speech_en_5s.wav'), m.speech, 'trim', '0', '2']);
-  execFileSync('sox', [path.join(fixtures, 'speech_en_7s.wav'), m.longSpeech, 'repeat', '8']);
-  execFileSync('ffmpeg', ['-v', 'error', '-y', '-f', 'lavfi', '-i', 'color=c=0x6688aa:s=320x240', '-frames:v', '1', m.flat]);
-  fs.writeFileSync(m.text, 'These are my notes, not a picture.\n');
-  // 4 MB of real WAV: over the server's 3 MB limit for this run.
-  execFileSync('sox', ['-n', '-r', '48000', '-c', '2', '-b', '16', m.big, 'synth', '22', 'sine', '440']);
-  return m;
-}
-
-let files;
+let server, baseUrl, browser, files;
 
 before(async () => {
-  fs.mkdirSync(artifacts, { recursive: true });
-  files = media();
-  await startServer();
-  browser = await chromium.launch({
-    executablePath: process.env.SONIC_CHROMIUM || '/usr/bin/chromium',
-    args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking',
-      '--disable-component-update', '--disable-sync',
-      // A fake microphone (a beeping tone) and auto-accepted permission for the recording test.
-      '--use-fake-ui-for-media-stream', '--use-fake-device-for-media-stream'],
-    // Playwright starts Chromium with a fresh temporary profile (user data dir) each launch.
-  });
+  files = makeMedia('web');
+  server = await launchServer('main', ['--max-upload-mb', '3']);
+  baseUrl = server.url;
+  browser = await launchBrowser();
 });
 
 after(async () => {
   if (browser) await browser.close();
   await stopServer(server);
-  fs.rmSync(work, { recursive: true, force: true });
+  cleanup();
 });
 
-async function openPage(viewport = { width: 1280, height: 900 }) {
-  const context = await browser.newContext({ viewport });
-  const page = await context.newPage();
-  const problems = [];
-  page.on('pageerror', (e) => problems.push(String(e)));
-  await page.goto(baseUrl + '/');
-  await page.waitForSelector('.preset');
-  return { page, context, problems };
-}
+const openPage = (viewport) => open(browser, baseUrl, viewport ? { viewport } : {});
 
 test('happy path: preset, live progress, the video plays and downloads', async () => {
   const { page, context, problems } = await openPage();
@@ -106,11 +35,12 @@ test('happy path: preset, live progress, the video plays and downloads', async (
   await page.setInputFiles('#audio-input', files.speech);
   await page.waitForSelector('#image-preview:not([hidden])');
   await page.click('.preset[data-preset="news-anchor"]');
-  assert.equal(await page.getAttribute('.preset[data-preset="news-anchor"]', 'aria-checked'), 'true');
+  assert.equal(await page.isChecked('#preset-news-anchor'), true);
+  assert.equal(await page.evaluate(() => document.activeElement.id), 'preset-news-anchor', 'focus stays on the chosen style');
   await page.click('#advanced summary');
-  await page.fill('#param-min_resolution', '256');
-  await page.dispatchEvent('#param-min_resolution', 'change');
-  await page.screenshot({ path: path.join(artifacts, 'desktop-ready.png'), fullPage: true });
+  await setRange(page, '#param-min_resolution', 256);
+  assert.match(await page.textContent('.param[data-param="min_resolution"] output'), /256 px/);
+  await shot(page, 'desktop-ready.png');
 
   const seen = [];
   await page.exposeFunction('recordProgress', (v) => seen.push(v));
@@ -120,11 +50,7 @@ test('happy path: preset, live progress, the video plays and downloads', async (
   });
   await page.click('#generate-button');
   await page.waitForSelector('#result-panel:not([hidden])', { timeout: 180000 });
-  const duration = await page.waitForFunction(() => {
-    const v = document.getElementById('result-video');
-    return v.readyState >= 1 && v.duration > 0 ? v.duration : false;
-  }, null, { timeout: 60000 });
-  assert.ok((await duration.jsonValue()) > 1.5, 'video has the recording\'s length');
+  assert.ok((await resultDuration(page)) > 1.5, 'video has the recording\'s length');
   assert.ok(seen.some((v) => v > 0 && v < 1), `progress advanced through intermediate values: ${seen}`);
   const played = await page.evaluate(async () => {
     const v = document.getElementById('result-video');
@@ -136,13 +62,13 @@ test('happy path: preset, live progress, the video plays and downloads', async (
   assert.ok(played > 0, 'the video plays');
   const download = await page.getAttribute('#download-link', 'download');
   assert.match(download, /portrait-talking-.*\.mp4$/);
-  assert.ok((await page.textContent('#history')).includes('succeeded'));
-  await page.screenshot({ path: path.join(artifacts, 'desktop-result.png'), fullPage: true });
+  await page.waitForFunction(() => /Ready/.test(document.getElementById('history').textContent));
+  await shot(page, 'desktop-result.png');
 
   // The history survives a reload and re-opens the finished video.
   await page.reload();
-  await page.waitForSelector('#history li button');
-  await page.click('#history li button');
+  await waitReady(page);
+  await page.click('#history li button.open');
   await page.waitForSelector('#result-panel:not([hidden])', { timeout: 30000 });
   assert.match(await page.getAttribute('#result-video', 'src'), /\/output\//);
   assert.deepEqual(problems, []);
@@ -157,15 +83,26 @@ test('no face: plain-words error, the picture is kept and a face box can be mark
   await page.waitForSelector('#error-panel:not([hidden])', { timeout: 120000 });
   assert.match(await page.textContent('#error-title'), /No face/);
   assert.equal(await page.isVisible('#image-preview'), true, 'the chosen picture is still shown');
-  assert.ok(await page.$('#image-wrap.marking'), 'face marking is offered');
+  assert.match(await page.textContent('#live-alert'), /No face/, 'the error is announced');
+  await page.click('#error-mark-face');
+  assert.ok(await page.$('#image-wrap.marking'), 'face marking is on');
+  assert.equal(await page.isVisible('#face-box-overlay'), true, 'a box starts on the picture');
   await page.locator('#image-thumb').scrollIntoViewIfNeeded();
   const box = await page.locator('#image-thumb').boundingBox();
   await page.mouse.move(box.x + 20, box.y + 20);
   await page.mouse.down();
   await page.mouse.move(box.x + 120, box.y + 140, { steps: 5 });
   await page.mouse.up();
-  assert.equal(await page.isVisible('#face-box-overlay'), true);
-  await page.screenshot({ path: path.join(artifacts, 'desktop-no-face.png'), fullPage: true });
+  const marked = await page.getAttribute('#face-box-overlay', 'aria-label');
+  assert.match(marked, /Face box: \d+% from the left/);
+  // Drawn at 100x120 display pixels from (20, 20): the same share of the 320x240 picture.
+  const [x, y, w, h] = await page.evaluate(() => {
+    const o = document.getElementById('face-box-overlay').style;
+    return [o.left, o.top, o.width, o.height].map(parseFloat);
+  });
+  const scale = 100 / box.width;
+  assert.ok(Math.abs(x - 20 * scale) < 2 && Math.abs(w - 100 * scale) < 2, `box ${x},${y},${w},${h}`);
+  await shot(page, 'desktop-no-face.png');
   await context.close();
 });
 
@@ -177,13 +114,15 @@ test('too large and unsupported files get plain-words errors', async () => {
   await page.waitForSelector('#error-panel:not([hidden])', { timeout: 60000 });
   assert.match(await page.textContent('#error-title'), /too big/);
   // Known before sending: the page read the server's limit from /api/limits.
-  assert.match(await page.textContent('#error-text'), /at most 3\.0 MB/);
+  assert.match(await page.textContent('#error-hint'), /at most 3\.0 MB/);
 
   await page.setInputFiles('#image-input', files.text);
   await page.setInputFiles('#audio-input', files.speech);
   await page.click('#generate-button');
-  await page.waitForFunction(() => /not supported/.test(document.getElementById('error-title').textContent), null, { timeout: 60000 });
+  await page.waitForFunction(() => /not a picture/.test(document.getElementById('error-title').textContent), null, { timeout: 60000 });
   assert.equal(await page.isVisible('#audio-preview'), true, 'the recording stays chosen');
+  assert.equal(await page.evaluate(() => document.activeElement.id), 'image-input', 'focus goes to the photo at fault');
+  assert.ok(await page.$('#image-drop.invalid'), 'the photo is marked');
   await context.close();
 });
 
@@ -195,9 +134,12 @@ test('cancel stops a running job', async () => {
   await page.waitForSelector('#cancel-button:not([hidden])');
   await page.waitForFunction(() => Number(document.getElementById('progress-bar').value) > 0, null, { timeout: 120000 });
   await page.click('#cancel-button');
-  await page.waitForFunction(() => /Canceled/.test(document.getElementById('error-title').textContent)
-      && !document.getElementById('error-panel').hidden, null, { timeout: 60000 });
+  await page.waitForFunction(() => /Canceled/.test(document.getElementById('notice-text').textContent)
+      && !document.getElementById('notice-panel').hidden, null, { timeout: 60000 });
   assert.equal(await page.isHidden('#result-panel'), true);
+  assert.equal(await page.isHidden('#error-panel'), true, 'a cancel is not shown as an error');
+  assert.equal(await page.textContent('#live-alert'), '', 'nothing is announced as an alert');
+  assert.equal(await page.evaluate(() => document.activeElement.id), 'generate-button');
   await context.close();
 });
 
@@ -221,10 +163,7 @@ test('microphone: a recording becomes a WAV the page can send', async () => {
 });
 
 test('dark mode follows the system setting and keeps text readable', async () => {
-  const context = await browser.newContext({ viewport: { width: 1280, height: 900 }, colorScheme: 'dark' });
-  const page = await context.newPage();
-  await page.goto(baseUrl + '/');
-  await page.waitForSelector('.preset');
+  const { page, context } = await open(browser, baseUrl, { colorScheme: 'dark' });
   const [bg, fg] = await page.evaluate(() => {
     const style = getComputedStyle(document.body);
     return [style.backgroundColor, style.color];
@@ -239,7 +178,7 @@ test('dark mode follows the system setting and keeps text readable', async () =>
   assert.ok(luminance(bg) < 0.05, `dark background, got ${bg}`);
   const contrast = (luminance(fg) + 0.05) / (luminance(bg) + 0.05);
   assert.ok(contrast >= 7, `text contrast ${contrast.toFixed(1)}:1`);
-  await page.screenshot({ path: path.join(artifacts, 'desktop-dark.png'), fullPage: true });
+  await shot(page, 'desktop-dark.png');
   await context.close();
 });
 
@@ -249,15 +188,11 @@ test('with auth on: the token field signs requests in and the signed video URL p
   const auth = await launchServer('auth', ['--auth', 'jwt', '--jwt-secret-file', secretFile]);
   try {
     const token = execFileSync(binary, ['token', '--sub', 'teacher', '--ttl', '1h', '--secret-file', secretFile]).toString().trim();
-    const context = await browser.newContext({ viewport: { width: 1280, height: 900 } });
-    const page = await context.newPage();
-    await page.goto(auth.url + '/');
-    await page.waitForSelector('.preset');
+    const { page, context } = await open(browser, auth.url);
     await page.setInputFiles('#image-input', files.portrait);
     await page.setInputFiles('#audio-input', files.speech);
     await page.click('#advanced summary');
-    await page.fill('#param-min_resolution', '256');
-    await page.dispatchEvent('#param-min_resolution', 'change');
+    await setRange(page, '#param-min_resolution', 256);
 
     await page.click('#generate-button');  // no token yet: refused in plain words
     await page.waitForSelector('#error-panel:not([hidden])', { timeout: 60000 });
@@ -270,36 +205,29 @@ test('with auth on: the token field signs requests in and the signed video URL p
     await page.waitForSelector('#result-panel:not([hidden])', { timeout: 180000 });
     const src = await page.getAttribute('#result-video', 'src');
     assert.match(src, /[?&]sig=[0-9a-f]+/, 'the video URL is signed');
-    const duration = await page.waitForFunction(() => {
-      const v = document.getElementById('result-video');
-      return v.readyState >= 1 && v.duration > 0 ? v.duration : false;
-    }, null, { timeout: 60000 });
-    assert.ok((await duration.jsonValue()) > 1.5, 'the signed video plays without a header');
+    assert.ok((await resultDuration(page)) > 1.5, 'the signed video plays without a header');
     assert.equal(await page.evaluate(() => localStorage.getItem('sonic.token')), token, 'the token is kept');
     await context.close();
   } finally {
-    await stopServer(auth.proc);
+    await stopServer(auth);
   }
 });
 
 test('rate limit: the second quick request is refused in plain words with the wait', async () => {
   const limited = await launchServer('limited', ['--rate-limit-per-min', '1', '--rate-limit-burst', '1']);
   try {
-    const context = await browser.newContext({ viewport: { width: 1280, height: 900 } });
-    const page = await context.newPage();
-    await page.goto(limited.url + '/');
-    await page.waitForSelector('.preset');
+    const { page, context } = await open(browser, limited.url);
     await page.setInputFiles('#image-input', files.text);  // cheap: refused after the limiter
     await page.setInputFiles('#audio-input', files.speech);
     await page.click('#generate-button');
-    await page.waitForFunction(() => /not supported/.test(document.getElementById('error-title').textContent), null, { timeout: 60000 });
+    await page.waitForFunction(() => /not a picture/.test(document.getElementById('error-title').textContent), null, { timeout: 60000 });
     await page.click('#generate-button');
     await page.waitForFunction(() => /Too many requests/.test(document.getElementById('error-title').textContent), null, { timeout: 60000 });
-    assert.match(await page.textContent('#error-text'), /retry in \d+ s/, 'the page says how long to wait');
+    assert.match(await page.textContent('#error-hint'), /wait (\d+ s|\d+ min)/, 'the page says how long to wait');
     assert.equal(await page.isVisible('#audio-preview'), true, 'the chosen files stay');
     await context.close();
   } finally {
-    await stopServer(limited.proc);
+    await stopServer(limited);
   }
 });
 
@@ -329,8 +257,8 @@ test('CORS: a listed origin may call the API from a browser, another may not', a
     assert.ok(refused.error, `a page from an unlisted origin must not read the answer: ${JSON.stringify(refused)}`);
     await context.close();
   } finally {
-    await stopServer(api.proc);
-    await stopServer(pageServer.proc);
+    await stopServer(api);
+    await stopServer(pageServer);
   }
 });
 
@@ -341,6 +269,6 @@ test('phone width: usable layout, no horizontal scrolling', async () => {
   await page.keyboard.press('Tab');
   const focused = await page.evaluate(() => document.activeElement && document.activeElement.tagName);
   assert.ok(focused && focused !== 'BODY', 'keyboard focus reaches a control');
-  await page.screenshot({ path: path.join(artifacts, 'phone.png'), fullPage: true });
+  await shot(page, 'phone.png');
   await context.close();
 });
