@@ -12,6 +12,7 @@ import time
 import cv2
 import numpy as np
 
+from src.dataset.face_align.align import AlignImage
 from src.utils.stand_in import fail, failure_due, switch, tqdm
 
 
@@ -47,15 +48,20 @@ class Output:
         self.frames = frames
 
 
-def _lip_row(gray, face):
-    """The darkest row across the middle of the lower face: the line between the lips."""
+def _lip_row(bgr, face):
+    """The row between the lips: the centre of the reddest pixels of the lower middle face
+    (lips are redder than skin); the darkest row there when nothing stands out."""
     x, y, w, h = face
-    r0, r1 = int(y + 0.68 * h), int(y + 0.92 * h)
-    c0, c1 = int(x + 0.35 * w), int(x + 0.65 * w)
-    band = gray[max(r0, 0):max(r1, r0 + 1), max(c0, 0):max(c1, c0 + 1)]
-    if band.size == 0:
+    r0, r1 = int(max(y + 0.6 * h, 0)), int(min(y + 1.0 * h, bgr.shape[0]))
+    c0, c1 = int(max(x + 0.3 * w, 0)), int(min(x + 0.7 * w, bgr.shape[1]))
+    f = bgr[r0:r1, c0:c1].astype(np.float32)
+    if f.size == 0:
         return int(y + 0.8 * h)
-    return r0 + int(np.argmin(band.mean(axis=1)))
+    red = f[:, :, 2] - 0.5 * (f[:, :, 1] + f[:, :, 0])
+    if red.max() - np.median(red) > 10:
+        rows = np.nonzero(red >= np.percentile(red, 90))[0]
+        return r0 + int(round(rows.mean()))
+    return r0 + int(np.argmin(f.mean(axis=(1, 2))))
 
 
 def open_mouth(frame_bgr, face, lip_row, openness):
@@ -114,17 +120,18 @@ class SonicPipeline:
         ref = np.asarray(ref_image, dtype=np.float32)[0]  # [3, H, W] in -1..1
         rgb = ((ref.transpose(1, 2, 0) * 0.5 + 0.5) * 255).clip(0, 255).astype(np.uint8)
         bgr = cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR)
-        mask = np.asarray(face_mask)[0, 0] > 0.5
-        ys, xs = np.nonzero(mask)
-        if len(xs):
-            mx1, mx2, my1, my2 = xs.min(), xs.max() + 1, ys.min(), ys.max() + 1
-            # The mask is the face box grown to 1.1 of its area (config.area): back to the box.
-            grow = (1.1 ** 0.5 - 1) / 2
-            w, h = (mx2 - mx1) / (1 + 2 * grow), (my2 - my1) / (1 + 2 * grow)
-            face = (mx1 + (mx2 - mx1 - w) / 2, my1 + (my2 - my1 - h) / 2, w, h)
+        # Where the mouth is: the stand-in looks for the face in the reference picture
+        # (the real UNet attends to the face_mask region); the mask is the fallback.
+        found = AlignImage()(bgr, maxface=True)[2]
+        if found:
+            face = tuple(float(v) for v in found[0])
         else:
-            face = (0.25 * width, 0.25 * height, 0.5 * width, 0.5 * height)
-        lip = _lip_row(cv2.cvtColor(bgr, cv2.COLOR_BGR2GRAY).astype(np.float32), face)
+            ys, xs = np.nonzero(np.asarray(face_mask)[0, 0] > 0.5)
+            if len(xs):
+                face = (xs.min(), ys.min(), xs.max() + 1 - xs.min(), ys.max() + 1 - ys.min())
+            else:
+                face = (0.25 * width, 0.25 * height, 0.5 * width, 0.5 * height)
+        lip = _lip_row(bgr, face)
         delay = int(switch("MOUTH_DELAY_FRAMES", "0") or 0)
         loudness = [float(np.asarray(p).mean()) for p in audio_prompts]
         frames = []
