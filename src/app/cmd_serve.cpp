@@ -25,6 +25,7 @@
 #include <thread>
 
 #include "app/commands.h"
+#include "engine/external/engine_declaration.h"
 #include "http/http_server.h"
 #include "jobs/job_service.h"
 #include "util/error.h"
@@ -77,6 +78,9 @@ struct ServeOptions {
   bool cors_allow_credentials = false;
   std::string tls_cert;
   std::string tls_key;
+  // External engines (docs/engine-protocol.md): flags, then the config file's list.
+  std::vector<std::string> external_engines;
+  nlohmann::json external_engines_json;
 };
 
 // With auth on and no HS256 secret to derive it from, signed URLs need a key that survives
@@ -128,7 +132,9 @@ void apply_config_file(CLI::App& cmd, ServeOptions& o) {
       {"rate-limit-per-min", num(o.rate_limit_per_min)}, {"rate-limit-burst", num(o.rate_limit_burst)},
       {"max-active-jobs", num(o.max_active_jobs)}, {"trusted-proxy", num(o.trusted_proxy)},
       {"cors-origin", num(o.cors_origin)}, {"cors-allow-credentials", num(o.cors_allow_credentials)},
-      {"tls-cert", num(o.tls_cert)}, {"tls-key", num(o.tls_key)}};
+      {"tls-cert", num(o.tls_cert)}, {"tls-key", num(o.tls_key)},
+      {"external-engine", num(o.external_engines)},
+      {"external-engines", Setter([&o](const nlohmann::json& v) { o.external_engines_json = v; })}};
   for (auto it = file.begin(); it != file.end(); ++it) {
     std::string key = it.key();
     for (char& c : key)
@@ -136,7 +142,7 @@ void apply_config_file(CLI::App& cmd, ServeOptions& o) {
     auto setter = setters.find(key);
     if (setter == setters.end())
       throw Error(ErrorCode::invalid_config, "Unknown setting '" + it.key() + "' in " + o.config_file + ".", it.key());
-    if (cmd.get_option("--" + key)->count() > 0) continue;  // a flag or env var wins
+    if (key != "external-engines" && cmd.get_option("--" + key)->count() > 0) continue;  // a flag or env var wins
     try {
       setter->second(it.value());
     } catch (const nlohmann::json::exception&) {
@@ -238,6 +244,16 @@ int run_serve(CLI::App& cmd, ServeOptions o) {
     hc.cors = cors;
     hc.tls_cert_file = o.tls_cert;
     hc.tls_key_file = o.tls_key;
+
+    // External engines start loading their models now, while the rest comes up; the same
+    // declarations work for `worker` and `generate`.
+    std::vector<engine::external::EngineDeclaration> declarations =
+        engine::external::engine_declarations_from_json(o.external_engines_json);
+    for (const auto& text : o.external_engines) declarations.push_back(engine::external::parse_engine_declaration(text));
+    engine::install_external_engines(declarations);
+    struct EnginesStop {
+      ~EnginesStop() { engine::stop_external_engines(); }
+    } engines_stop;
 
     jobs::JobService service(sc);
     http::HttpServer server(hc, service);
@@ -351,6 +367,9 @@ void add_serve_command(CLI::App& app) {
   opt("--tls-cert", o->tls_cert, "SONIC_TLS_CERT", "Serve HTTPS with this PEM certificate chain (with --tls-key)");
   opt("--tls-key", o->tls_key, "SONIC_TLS_KEY", "The PEM private key of --tls-cert");
   cmd->add_flag("--no-cache", o->no_cache, "Disable the result cache and in-flight dedup")->envname("SONIC_NO_CACHE");
+  cmd->add_option("--external-engine", o->external_engines,
+                  "An external engine, NAME=COMMAND ARGS (no shell) or a JSON object; repeatable "
+                  "(docs/engine-protocol.md)");
   cmd->callback([o, cmd] { throw CLI::RuntimeError(run_serve(*cmd, *o)); });
 }
 
