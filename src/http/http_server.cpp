@@ -653,14 +653,7 @@ struct HttpServer::Impl {
       send_json(res, 200, {{"success", true}, {"presets", list}});
     }));
     server.Get("/api/engines", route("/api/engines", Access::public_route, [this](const httplib::Request&, httplib::Response& res) {
-      json list = json::array();
-      std::string default_name;
-      for (const auto& e : service.engines()) {
-        list.push_back({{"name", e.name}, {"version", e.version}, {"description", e.description},
-                        {"default", e.is_default}, {"parameters", e.parameters.to_json()}});
-        if (e.is_default) default_name = e.name;
-      }
-      send_json(res, 200, {{"success", true}, {"engines", list}, {"default", default_name}});
+      send_json(res, 200, service.engines_json());
     }));
     // What a client may send, so it can check before uploading (the page does).
     server.Get("/api/limits", route("/api/limits", Access::public_route, [this](const httplib::Request&, httplib::Response& res) {
@@ -679,9 +672,10 @@ struct HttpServer::Impl {
     }));
     server.Get("/readyz", route("/readyz", Access::public_route, [this](const httplib::Request&, httplib::Response& res) {
       std::string why;
-      if (service.ready(&why)) return send_json(res, 200, {{"ready", true}});
+      if (service.ready(&why)) return send_json(res, 200, {{"ready", true}, {"engines", service.engines_json()["engines"]}});
       json body = error_body(service.accepting() ? ErrorCode::internal : ErrorCode::shutting_down, "Not ready: " + why, "");
       body["ready"] = false;
+      body["engines"] = service.engines_json()["engines"];
       send_json(res, 503, body);
     }));
     server.Get("/metrics", route("/metrics", Access::metrics, [this](const httplib::Request&, httplib::Response& res) {
