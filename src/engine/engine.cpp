@@ -50,6 +50,7 @@ nlohmann::json EngineResult::to_json() const {
     out["memory_kind"] = memory_kind;
   }
   if (!align_mouth.is_null()) out["align_mouth"] = align_mouth;
+  if (!crop_box.is_null()) out["crop_box"] = crop_box;
   return out;
 }
 

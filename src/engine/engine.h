@@ -111,6 +111,9 @@ struct EngineResult {
   // The finishing step's align_mouth report ({measured_lag_ms, audio_shift_ms, applied,
   // reason}); null when the engine aligns the mouth itself.
   nlohmann::json align_mouth;
+  // [x, y, w, h] in picture pixels: the part of the picture the engine animated (external
+  // engines); null when not known.
+  nlohmann::json crop_box;
 
   nlohmann::json to_json() const;  // the result object the CLI (--json) and the API return
 };

@@ -79,9 +79,12 @@ void EngineProcess::send(std::string line) {
   wake();
 }
 
-void EngineProcess::request_kill(const std::string& reason) {
+void EngineProcess::kill_and_wait(std::unique_lock<std::mutex>& lock, const std::string& reason) {
+  const int pid = pid_;
+  if (pid == 0 || state_ != EngineState::ready) return;  // already dead or restarting
   if (kill_reason_.empty()) kill_reason_ = reason;
   wake();
+  changed_.wait_for(lock, std::chrono::seconds(10), [&] { return pid_ != pid || stop_requested_; });
 }
 
 EngineProcessStatus EngineProcess::status() const {
@@ -491,11 +494,11 @@ DoneMessage EngineProcess::run_job(const std::string& job_id, const nlohmann::js
         cancel_deadline = now + settings_.cancel_timeout;
       }
       if (cancel_sent && now >= cancel_deadline) {
-        request_kill(fmt::format("did not honour a cancel within {:g} s", seconds(settings_.cancel_timeout)));
+        kill_and_wait(lock, fmt::format("did not honour a cancel within {:g} s", seconds(settings_.cancel_timeout)));
         throw Error(ErrorCode::canceled, "The job was canceled.");
       }
       if (!cancel_sent && now - channel.last_message >= settings_.stall_timeout) {
-        request_kill(fmt::format("sent nothing for {:g} s during a job", seconds(settings_.stall_timeout)));
+        kill_and_wait(lock, fmt::format("sent nothing for {:g} s during a job", seconds(settings_.stall_timeout)));
         ++jobs_failed_;
         throw Error(ErrorCode::engine_failed,
                     fmt::format("The engine '{}' sent nothing for {:g} s while running this job; it was stopped and "

@@ -99,7 +99,9 @@ class EngineProcess {
   void drain_stderr(bool final);                                    // I/O thread
   void shutdown_child();                                            // I/O thread
   void send(std::string line);            // with mutex_ held
-  void request_kill(const std::string& reason);  // with mutex_ held
+  // With mutex_ held: has the I/O thread kill the process and waits until it did, so the
+  // next job never reaches the process being killed.
+  void kill_and_wait(std::unique_lock<std::mutex>& lock, const std::string& reason);
   void wake();
   void wait_until_ready(std::unique_lock<std::mutex>& lock, const CancelToken& cancel);
 

@@ -245,6 +245,7 @@ EngineResult ExternalEngine::generate(const JobInput& job, const ProgressCallbac
   result.peak_memory_bytes = done.peak_memory_bytes;
   result.memory_kind = done.memory_kind;
   result.align_mouth = finished.align_mouth;
+  if (done.crop_box) result.crop_box = *done.crop_box;
   log::info("external engine finished",
             {{"engine", name_}, {"job_id", job_id}, {"frames", result.frames}, {"width", result.width},
              {"height", result.height}, {"device", result.device},
