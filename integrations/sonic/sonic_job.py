@@ -244,6 +244,7 @@ def run(sonic_module, model, job, send, canceled):
         if test_data is None:
             raise JobError("no_face", "Sonic's face detector found no face in the cropped picture. Try a larger "
                                       "expand_ratio, or pass face_box.", "image")
+        report("audio", 0.0, force=True)
         frame_h, frame_w = test_data["ref_img"].shape[-2:]
         frames_total = int(test_data["audio_len"]) // int(config.step)
         per_batch = max(1, int(config.n_sample_frames) - int(config.overlap))
