@@ -295,5 +295,29 @@ TEST_F(ServerExternalEngine, TheCliUsesTheSameEngines) {
   EXPECT_EQ(entries_in(dir / "tmp"), 0u);  // its work folder is gone
 }
 
+// The config-file form, with the example engine of integrations/example_engine/.
+TEST(ServerExternalEngineConfig, TheConfigFileDeclaresTheExampleEngine) {
+  TempDir dir;
+  json config = {{"external-engines",
+                  {{"example",
+                    {{"command", {"/usr/bin/python3", (source_dir() / "integrations/example_engine/example_engine.py").string()}},
+                     {"slots", 1}}}}}};
+  write_file(dir / "config.json", config.dump());
+  ServerProcess server({"--config-file", (dir / "config.json").string()});
+  auto c = server.client();
+  json e = wait_engine_state(*c, "example", "ready");
+  EXPECT_EQ(e["kind"], "external");
+  auto r = c->Post("/api/sonic/generate", engine_job("example", {{"full_frame", true}, {"fps", 30}, {"duration", 1.0}}));
+  ASSERT_TRUE(r);
+  ASSERT_EQ(r->status, 200) << r->body;
+  json answer = json::parse(r->body);
+  EXPECT_EQ(answer["frames"], 30);
+  EXPECT_EQ(answer["width"], 512);  // pasted back into the whole portrait
+  bool ignored = false;
+  for (const auto& i : answer["result"]["ignored_params"]) ignored |= i["param"] == "dynamic_scale";
+  EXPECT_TRUE(ignored) << answer.dump();
+  EXPECT_EQ(entries_in(server.data_dir() / "tmp"), 0u);
+}
+
 }  // namespace
 }  // namespace sonic::test
