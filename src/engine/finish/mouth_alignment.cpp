@@ -3,6 +3,7 @@
 
 #include <cmath>
 #include <fmt/format.h>
+#include <opencv2/imgproc.hpp>
 
 #include "audio/loudness.h"
 #include "quality/score.h"
@@ -14,6 +15,10 @@ namespace {
 constexpr double kMinMouthStd = 0.01;
 constexpr double kMinCorrelation = 0.2;
 constexpr double kMinFaceShare = 0.5;
+// Frames are measured at most this wide: the mouth's opening is a ratio, which a smaller
+// picture keeps, and the detector's cost grows with the area (a 512 px engine frame costs
+// about 3× more than at 320 px for the same lag).
+constexpr int kMeasureWidth = 320;
 
 }  // namespace
 
@@ -30,11 +35,17 @@ MouthAlignment measure_mouth_alignment(ResampledFrames& frames, const media::Pcm
                                        const CancelToken& cancel, const std::function<void(double)>& progress) {
   quality::FrameMeasurer measurer;
   std::vector<quality::FrameMeasure> measures;
-  cv::Mat frame;
+  cv::Mat frame, small;
   int total = 0;
   while (frames.next(frame)) {
     cancel.throw_if_canceled();
-    measures.push_back(measurer.next(frame));
+    if (frame.cols > kMeasureWidth) {
+      const double f = static_cast<double>(kMeasureWidth) / frame.cols;
+      cv::resize(frame, small, cv::Size(), f, f, cv::INTER_AREA);
+      measures.push_back(measurer.next(small));
+    } else {
+      measures.push_back(measurer.next(frame));
+    }
     ++total;
     if (progress && total % 5 == 0) progress(static_cast<double>(frames.index()) / std::max(1, frames.total()));
   }
