@@ -75,7 +75,7 @@ engine::EngineResult run_job(const fs::path& image, const fs::path& audio, const
                              const engine::GenerationParams& params) {
   engine::ClassicEngine classic;
   engine::CancelToken cancel;
-  engine::JobInput job{image, audio, out, params, {}, {}, {}};
+  engine::JobInput job{image, audio, out, params, {}};
   return classic.generate(job, nullptr, cancel);
 }
 

@@ -31,8 +31,8 @@ struct JobInput {
   // A folder the engine may use for this job's intermediate files (it creates and removes
   // it); empty = a new folder under the system's temporary folder. External engines put
   // their frames there.
-  std::filesystem::path work_dir;
-  std::string job_id;  // for logs and the engine protocol; empty = one is made up
+  std::filesystem::path work_dir = {};
+  std::string job_id = {};  // for logs and the engine protocol; empty = one is made up
 };
 
 // Shared between the thread that asks for cancellation and the engine thread.
