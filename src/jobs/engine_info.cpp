@@ -5,6 +5,23 @@
 #include "jobs/job_service.h"
 
 namespace sonic::jobs {
+namespace {
+
+// A Prometheus label value: the engine says what its device is called, so escape it.
+std::string label(const std::string& value) {
+  std::string out;
+  for (char c : value.substr(0, 64)) {
+    if (c == '\\' || c == '"') out += '\\';
+    if (c == '\n') {
+      out += "\\n";
+      continue;
+    }
+    out += c;
+  }
+  return out;
+}
+
+}  // namespace
 
 nlohmann::json EngineInfo::to_json() const {
   nlohmann::json out = {{"name", name},        {"version", version},
@@ -54,13 +71,13 @@ std::string engine_metrics_text(const std::vector<EngineInfo>& engines) {
   for (const auto& e : engines)
     if (e.status.last_peak_memory_bytes)
       out += fmt::format("sonic_engine_peak_memory_bytes{{engine=\"{}\",device=\"{}\",kind=\"{}\"}} {}\n", e.name,
-                         e.status.device, e.status.memory_kind, *e.status.last_peak_memory_bytes);
+                         label(e.status.device), label(e.status.memory_kind), *e.status.last_peak_memory_bytes);
   out += "# HELP sonic_engine_max_peak_memory_bytes Largest peak memory of any job of the engine.\n";
   out += "# TYPE sonic_engine_max_peak_memory_bytes gauge\n";
   for (const auto& e : engines)
     if (e.status.last_peak_memory_bytes)
       out += fmt::format("sonic_engine_max_peak_memory_bytes{{engine=\"{}\",device=\"{}\",kind=\"{}\"}} {}\n", e.name,
-                         e.status.device, e.status.memory_kind, e.status.max_peak_memory_bytes);
+                         label(e.status.device), label(e.status.memory_kind), e.status.max_peak_memory_bytes);
   return out;
 }
 

@@ -84,6 +84,11 @@ TEST(Protocol, ParsesMessagesAndNamesViolations) {
   EXPECT_EQ(done.frames.format, FrameOutput::Format::video);
   EXPECT_EQ(*done.crop_box, (std::array<int, 4>{1, 2, 3, 4}));
   EXPECT_EQ(*done.peak_memory_bytes, 5);
+  // Stage names become metric labels: odd ones are dropped.
+  auto stages = std::get<DoneMessage>(parse_engine_message(
+      R"({"type":"done","job":"j","frames":{"format":"rgb24","path":"/x"},"stage_seconds":{"denoise":1.5,"a\"}\nb":2}})"));
+  EXPECT_EQ(stages.stage_seconds.size(), 1u);
+  EXPECT_EQ(stages.stage_seconds.count("denoise"), 1u);
   auto progress = std::get<ProgressMessage>(parse_engine_message(R"({"type":"progress","job":"j","fraction":7})"));
   EXPECT_EQ(progress.fraction, 1.0);
   const std::pair<const char*, const char*> bad[] = {

@@ -64,6 +64,36 @@ TEST(FrameFile, RefusesBrokenFilesWithEngineFailed) {
   }
 }
 
+// The protocol's other form: a video in any container FFmpeg reads (here our own MP4).
+TEST(EngineFrames, ReadsAVideoFile) {
+  TempDir dir;
+  media::Mp4Options options = video_options({64, 48}, 20, 0.5);
+  media::PcmAudio silence;
+  silence.sample_rate = 16000;
+  silence.samples.assign(8000, 0.0f);
+  {
+    media::Mp4Writer writer(dir / "engine.mp4", options, silence);
+    for (int i = 0; i < writer.frame_count(); ++i) writer.write_frame(numbered_frame({64, 48}, i * 20));
+    writer.finish();
+  }
+  EngineFrames frames(dir / "engine.mp4", false, std::nullopt);
+  EXPECT_EQ(frames.size(), cv::Size(64, 48));
+  EXPECT_NEAR(frames.fps(), 20.0, 0.01);
+  ResampledFrames at25(frames, 25, 13);  // 0.5 s at 25 fps, from 10 frames at 20
+  cv::Mat f;
+  int n = 0, last_blue = -1;
+  while (at25.next(f)) {
+    const int blue = f.at<cv::Vec3b>(24, 32)[0];
+    EXPECT_GE(blue, last_blue - 6) << n;  // frames come in order (lossy: a few levels off)
+    last_blue = blue;
+    ++n;
+  }
+  EXPECT_EQ(n, 13);
+  EXPECT_NEAR(last_blue, 180, 8);
+  EngineFrames told(dir / "engine.mp4", false, 12.5);  // the done message's fps wins
+  EXPECT_DOUBLE_EQ(told.fps(), 12.5);
+}
+
 // Output frame k shows the source frame nearest to k/fps; exactly `frames` frames come out,
 // the last source frame held when the engine's frames end early.
 std::vector<int> resampled_indices(int source_frames, double source_fps, double fps, int frames) {

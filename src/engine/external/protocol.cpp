@@ -96,9 +96,15 @@ DoneMessage parse_done(const json& m) {
   if (auto p = m.find("peak_memory_bytes"); p != m.end() && p->is_number() && p->get<double>() >= 0)
     d.peak_memory_bytes = static_cast<std::int64_t>(p->get<double>());
   d.memory_kind = string_field(m, "memory_kind", false, "done");
+  // Stage names become metric labels (sonic_stage_duration_seconds{stage}): only short
+  // lowercase names, and a few of them, so an engine cannot flood or break /metrics.
   if (auto s = m.find("stage_seconds"); s != m.end() && s->is_object())
-    for (auto it = s->begin(); it != s->end(); ++it)
-      if (it.value().is_number()) d.stage_seconds[it.key()] = it.value().get<double>();
+    for (auto it = s->begin(); it != s->end() && d.stage_seconds.size() < 16; ++it) {
+      const std::string& key = it.key();
+      bool plain = !key.empty() && key.size() <= 32;
+      for (char c : key) plain = plain && ((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_');
+      if (plain && it.value().is_number()) d.stage_seconds[key] = it.value().get<double>();
+    }
   return d;
 }
 
