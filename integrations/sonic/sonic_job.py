@@ -15,7 +15,7 @@ pre-hook on the UNet — and never edit the checkout's files."""
 import contextlib
 import os
 import resource
-import threading
+import sys
 import time
 
 from engine_protocol import FrameFile
@@ -154,41 +154,35 @@ def hooks(sonic_module, model, report, batches_total):
             handle.remove()
 
 
+def _torch():
+    """torch when the model's code loaded it (the official sonic.py does), else None. Never
+    imported here: importing it costs seconds, and a model without torch does not need it."""
+    return sys.modules.get("torch")
+
+
 def peak_memory(device):
     """(bytes, kind): the job's peak GPU memory on CUDA, else the process's peak RSS."""
-    try:
-        import torch
-        if str(device).startswith("cuda") and torch.cuda.is_available():
-            return int(torch.cuda.max_memory_allocated(device)), "gpu"
-    except ImportError:
-        pass
+    torch = _torch()
+    if torch is not None and str(device).startswith("cuda") and torch.cuda.is_available():
+        return int(torch.cuda.max_memory_allocated(device)), "gpu"
     return int(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss) * 1024, "host"
 
 
 def reset_peak_memory(device):
-    try:
-        import torch
-        if str(device).startswith("cuda") and torch.cuda.is_available():
-            torch.cuda.reset_peak_memory_stats(device)
-    except ImportError:
-        pass
+    torch = _torch()
+    if torch is not None and str(device).startswith("cuda") and torch.cuda.is_available():
+        torch.cuda.reset_peak_memory_stats(device)
 
 
 def release_gpu_memory():
-    try:
-        import torch
-        if torch.cuda.is_available():
-            torch.cuda.empty_cache()
-    except ImportError:
-        pass
+    torch = _torch()
+    if torch is not None and torch.cuda.is_available():
+        torch.cuda.empty_cache()
 
 
 def no_grad():
-    try:
-        import torch
-        return torch.no_grad()
-    except ImportError:
-        return contextlib.nullcontext()
+    torch = _torch()
+    return torch.no_grad() if torch is not None else contextlib.nullcontext()
 
 
 def run(sonic_module, model, job, send, canceled):

@@ -6,6 +6,8 @@
 // after the cancel timeout; out of memory gives the clear sentence; no face is 422 no_face;
 // junk, a flood and a missing `ready` mark the engine crashed with the reason while the
 // other engines serve; no zombies, no leaked pipes, nothing left in the work folders.
+#include <sstream>
+
 #include "integration/server_external_engine_support.h"
 
 namespace sonic::test {
@@ -57,6 +59,16 @@ class ServerExternalEngineFailures : public ::testing::Test {
     }
     ADD_FAILURE() << "the log never said: " << text;
     return {};
+  }
+
+  // The server's log lines about one engine (for failure messages).
+  static std::string engine_lines(const std::string& engine) {
+    std::string out, line;
+    std::istringstream log(server_->log_text());
+    while (std::getline(log, line))
+      if (line.find("\"engine\":\"" + engine + "\"") != std::string::npos && line.find("\"msg\":\"request\"") == std::string::npos)
+        out += line.substr(0, 400) + "\n";
+    return out;
   }
 
   static ServerProcess* server_;
@@ -113,7 +125,7 @@ TEST_F(ServerExternalEngineFailures, HangIsKilledAfterTheStallTimeout) {
   EXPECT_NE(failed["error"]["message"].get<std::string>().find("sent nothing for 8 s"), std::string::npos)
       << failed.dump();
   json next = run_to_end(*c, "hangy");
-  EXPECT_EQ(next["status"], "succeeded") << next.dump();
+  EXPECT_EQ(next["status"], "succeeded") << next.dump() << "\n" << engine_lines("hangy");
 }
 
 TEST_F(ServerExternalEngineFailures, ACancelTheEngineIgnoresKillsAndRestartsIt) {
