@@ -19,18 +19,21 @@ namespace fs = std::filesystem;
 class ServerExternalEngine : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
+    gate_dir_ = new TempDir();
     server_ = new ServerProcess({"--workers", "1", "--sse-keepalive-s", "1", "--no-cache",
                                  // FAKE_SONIC_JUNK: the stand-in prints on stdout while loading, as
                                  // libraries do; the adapter must keep it off the protocol stream.
                                  "--external-engine", sonic_declaration("sonic", {{"FAKE_SONIC_JUNK", "1"}}),
-                                 "--external-engine", sonic_declaration("sonicslow", {{"FAKE_SONIC_STEP_DELAY_S", "0.4"}}),
+                                 "--external-engine", sonic_declaration("sonicgated", {{"FAKE_SONIC_GATE", (*gate_dir_ / "open").string()}}),
                                  "--external-engine", sonic_declaration("sonicdelay", {{"FAKE_SONIC_MOUTH_DELAY_FRAMES", "2"}})});
     auto c = server_->client();
-    for (const char* name : {"sonic", "sonicslow", "sonicdelay"}) wait_engine_state(*c, name, "ready");
+    for (const char* name : {"sonic", "sonicgated", "sonicdelay"}) wait_engine_state(*c, name, "ready");
   }
   static void TearDownTestSuite() {
     delete server_;
     server_ = nullptr;
+    delete gate_dir_;
+    gate_dir_ = nullptr;
   }
   void TearDown() override {
     // Nothing is left in the work folders after any job.
@@ -45,8 +48,10 @@ class ServerExternalEngine : public ::testing::Test {
     return path;
   }
   static ServerProcess* server_;
+  static TempDir* gate_dir_;  // the gated engine waits mid-job until "open" exists here
 };
 ServerProcess* ServerExternalEngine::server_ = nullptr;
+TempDir* ServerExternalEngine::gate_dir_ = nullptr;
 
 TEST_F(ServerExternalEngine, ListedWithKindStateAndParameters) {
   auto c = server_->client();
@@ -261,9 +266,9 @@ TEST_F(ServerExternalEngine, AlignMouthCorrectsAnEngineWhoseMouthLags) {
 
 TEST_F(ServerExternalEngine, ClassicAndSonicServeAtTheSameTimeWithOneWorker) {
   auto c = server_->client();
-  // A slow Sonic job holds its engine's only slot ...
-  json slow = post_async(*c, engine_job("sonicslow", {{"duration", 3.0}, {"inference_steps", 6}}));
-  std::string id = slow["job_id"];
+  // A Sonic job holds its engine's only slot: the stand-in waits mid-job for the gate ...
+  json held = post_async(*c, engine_job("sonicgated"));
+  std::string id = held["job_id"];
   wait_job_until(*c, id, [](const json& j) { return j["status"] == "running" && j["stage"] == "denoise"; });
   // ... and a classic job still runs to the end meanwhile (--workers 1 is classic's slots).
   auto r = c->Post("/api/sonic/generate", quick_job(11, 1.0));
@@ -271,6 +276,7 @@ TEST_F(ServerExternalEngine, ClassicAndSonicServeAtTheSameTimeWithOneWorker) {
   EXPECT_EQ(r->status, 200) << r->body;
   EXPECT_EQ(json::parse(r->body)["engine"], "classic");
   EXPECT_EQ(body_json(c->Get("/api/jobs/" + id))["status"], "running");
+  write_file(*gate_dir_ / "open", "");
   json done = wait_job(*c, id);
   EXPECT_EQ(done["status"], "succeeded") << done.dump();
 }

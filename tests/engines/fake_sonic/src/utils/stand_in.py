@@ -10,6 +10,7 @@ Switches (environment variables, read when used):
   FAKE_SONIC_JUNK=1               Sonic() prints junk on stdout while loading
   FAKE_SONIC_NO_FACE=1            the face detector finds nothing
   FAKE_SONIC_MOUTH_DELAY_FRAMES=N the mouth moves N frames (at 25 fps) after the sound
+  FAKE_SONIC_GATE=<path>          halfway through denoising, wait until <path> exists
 """
 import os
 import sys
