@@ -87,7 +87,9 @@ TEST(Protocol, ParsesMessagesAndNamesViolations) {
   // Stage names become metric labels: odd ones are dropped.
   auto stages = std::get<DoneMessage>(parse_engine_message(
       R"({"type":"done","job":"j","frames":{"format":"rgb24","path":"/x"},"stage_seconds":{"denoise":1.5,"a\"}\nb":2}})"));
-  EXPECT_EQ(stages.stage_seconds.size(), 1u);
+  std::string keys;
+  for (const auto& [k, v] : stages.stage_seconds) keys += "[" + k + "]";
+  EXPECT_EQ(stages.stage_seconds.size(), 1u) << keys;
   EXPECT_EQ(stages.stage_seconds.count("denoise"), 1u);
   auto progress = std::get<ProgressMessage>(parse_engine_message(R"({"type":"progress","job":"j","fraction":7})"));
   EXPECT_EQ(progress.fraction, 1.0);
