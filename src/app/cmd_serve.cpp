@@ -26,6 +26,7 @@
 #include <thread>
 
 #include "app/commands.h"
+#include "engine/external/engine_declaration.h"
 #include "http/http_server.h"
 #include "jobs/job_service.h"
 #include "util/error.h"
@@ -90,6 +91,9 @@ struct ServeOptions {
   double min_upload_kb_s = 4;
   int write_timeout_s = 30;
   std::set<std::string> from_config_file;  // settings the config file gave (flag names)
+  // External engines (docs/engine-protocol.md): flags, then the config file's list.
+  std::vector<std::string> external_engines;
+  nlohmann::json external_engines_json;
 };
 
 // With auth on and no HS256 secret to derive it from, signed URLs need a key that survives
@@ -146,7 +150,9 @@ void apply_config_file(CLI::App& cmd, ServeOptions& o) {
       {"max-connections-per-client", num(o.max_connections_per_client)}, {"max-headers", num(o.max_headers)},
       {"max-head-kb", num(o.max_head_kb)}, {"head-timeout-s", num(o.head_timeout_s)},
       {"keepalive-timeout-s", num(o.keepalive_timeout_s)}, {"body-timeout-s", num(o.body_timeout_s)},
-      {"min-upload-kb-s", num(o.min_upload_kb_s)}, {"write-timeout-s", num(o.write_timeout_s)}};
+      {"min-upload-kb-s", num(o.min_upload_kb_s)}, {"write-timeout-s", num(o.write_timeout_s)},
+      {"external-engine", num(o.external_engines)},
+      {"external-engines", Setter([&o](const nlohmann::json& v) { o.external_engines_json = v; })}};
   for (auto it = file.begin(); it != file.end(); ++it) {
     std::string key = it.key();
     for (char& c : key)
@@ -154,7 +160,7 @@ void apply_config_file(CLI::App& cmd, ServeOptions& o) {
     auto setter = setters.find(key);
     if (setter == setters.end())
       throw Error(ErrorCode::invalid_config, "Unknown setting '" + it.key() + "' in " + o.config_file + ".", it.key());
-    if (cmd.get_option("--" + key)->count() > 0) continue;  // a flag or env var wins
+    if (key != "external-engines" && cmd.get_option("--" + key)->count() > 0) continue;  // a flag or env var wins
     try {
       setter->second(it.value());
       o.from_config_file.insert(key);
@@ -278,6 +284,16 @@ int run_serve(CLI::App& cmd, ServeOptions o) {
     hc.body_timeout = std::chrono::seconds(std::max(1, o.body_timeout_s));
     hc.min_body_kb_per_s = std::max(0.0, o.min_upload_kb_s);
     hc.write_timeout = std::chrono::seconds(std::max(1, o.write_timeout_s));
+
+    // External engines start loading their models now, while the rest comes up; the same
+    // declarations work for `worker` and `generate`.
+    std::vector<engine::external::EngineDeclaration> declarations =
+        engine::external::engine_declarations_from_json(o.external_engines_json);
+    for (const auto& text : o.external_engines) declarations.push_back(engine::external::parse_engine_declaration(text));
+    engine::install_external_engines(declarations);
+    struct EnginesStop {
+      ~EnginesStop() { engine::stop_external_engines(); }
+    } engines_stop;
 
     jobs::JobService service(sc);
     http::HttpServer server(hc, service);
@@ -411,6 +427,9 @@ void add_serve_command(CLI::App& app) {
   opt("--write-timeout-s", o->write_timeout_s, "SONIC_WRITE_TIMEOUT_S",
       "Seconds without progress writing a response before the connection is closed");
   cmd->add_flag("--no-cache", o->no_cache, "Disable the result cache and in-flight dedup")->envname("SONIC_NO_CACHE");
+  cmd->add_option("--external-engine", o->external_engines,
+                  "An external engine, NAME=COMMAND ARGS (no shell) or a JSON object; repeatable "
+                  "(docs/engine-protocol.md)");
   cmd->callback([o, cmd] { throw CLI::RuntimeError(run_serve(*cmd, *o)); });
 }
 
