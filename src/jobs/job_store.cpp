@@ -3,6 +3,7 @@
 #include "jobs/job_store.h"
 
 #include <sqlite3.h>
+#include <sys/stat.h>
 
 #include <chrono>
 #include <cstdio>
@@ -15,7 +16,7 @@
 namespace sonic::jobs {
 namespace {
 
-using Value = std::variant<std::string, std::int64_t, double>;
+using Value = JobStore::Value;
 
 [[noreturn]] void fail(sqlite3* db, const std::string& what) {
   throw Error(ErrorCode::internal, "job store: " + what + ": " + (db ? sqlite3_errmsg(db) : "no database"));
@@ -43,7 +44,56 @@ constexpr const char* kMigrations[] = {
     "CREATE INDEX IF NOT EXISTS jobs_state ON jobs(state, created_ms);"
     "CREATE INDEX IF NOT EXISTS jobs_cache_key ON jobs(cache_key);"
     "CREATE INDEX IF NOT EXISTS jobs_client ON jobs(client, created_ms);",
+    // 2: indexes for the queries that run per request (issue 10), each one's plan checked in
+    // jobs_store_test: the job lists, newest first, walk an index in order (no sort, no
+    // scan); the counts per client are kept by triggers, so the list's `total` costs one
+    // row read; the result cache and the in-flight lookup read one entry of a partial index
+    // however many identical requests came before (each cache hit adds a row with the same
+    // key); output references and the retention sweep are found by index.
+    "CREATE INDEX IF NOT EXISTS jobs_created ON jobs(created_ms DESC, id);"
+    "CREATE INDEX IF NOT EXISTS jobs_client_created ON jobs(client, created_ms DESC, id);"
+    "DROP INDEX IF EXISTS jobs_client;"
+    "CREATE INDEX IF NOT EXISTS jobs_cache_hit ON jobs(cache_key, finished_ms)"
+    " WHERE state='succeeded' AND output_expired=0 AND output_file<>'';"
+    "CREATE INDEX IF NOT EXISTS jobs_in_flight ON jobs(cache_key, created_ms) WHERE state IN ('queued','running');"
+    "DROP INDEX IF EXISTS jobs_cache_key;"
+    "CREATE INDEX IF NOT EXISTS jobs_output ON jobs(output_file);"
+    "CREATE INDEX IF NOT EXISTS jobs_finished ON jobs(finished_ms) WHERE finished_ms>0;"
+    "CREATE TABLE IF NOT EXISTS job_counts (client TEXT PRIMARY KEY, jobs INTEGER NOT NULL) WITHOUT ROWID;"
+    "INSERT OR REPLACE INTO job_counts SELECT client, COUNT(*) FROM jobs GROUP BY client;"
+    "CREATE TRIGGER IF NOT EXISTS job_counts_insert AFTER INSERT ON jobs BEGIN"
+    " INSERT INTO job_counts VALUES (NEW.client, 1) ON CONFLICT(client) DO UPDATE SET jobs=jobs+1; END;"
+    "CREATE TRIGGER IF NOT EXISTS job_counts_delete AFTER DELETE ON jobs BEGIN"
+    " UPDATE job_counts SET jobs=jobs-1 WHERE client=OLD.client; END;"
+    "CREATE TRIGGER IF NOT EXISTS job_counts_client AFTER UPDATE OF client ON jobs BEGIN"
+    " UPDATE job_counts SET jobs=jobs-1 WHERE client=OLD.client;"
+    " INSERT INTO job_counts VALUES (NEW.client, 1) ON CONFLICT(client) DO UPDATE SET jobs=jobs+1; END;",
 };
+
+// The statements that run per request or per sweep, in one place, so query_plans() explains
+// exactly what the methods run. The WHERE parts follow "SELECT <kColumns> FROM jobs".
+constexpr const char* kListAll = "ORDER BY created_ms DESC, id LIMIT ?1 OFFSET ?2";
+constexpr const char* kListClient = "WHERE client=?3 ORDER BY created_ms DESC, id LIMIT ?1 OFFSET ?2";
+constexpr const char* kCacheHit =
+    "WHERE cache_key=? AND state='succeeded' AND output_expired=0 AND output_file<>'' ORDER BY finished_ms DESC LIMIT 1";
+constexpr const char* kInFlight = "WHERE cache_key=? AND state IN ('queued','running') ORDER BY created_ms LIMIT 1";
+constexpr const char* kInFlightClient =
+    "WHERE cache_key=?1 AND state IN ('queued','running') AND client=?2 ORDER BY created_ms LIMIT 1";
+constexpr const char* kOutputsFinishedBefore =
+    "WHERE output_file<>'' AND output_expired=0 AND finished_ms>0 AND finished_ms<?";
+// "+state": not by the state index, which would leave every finished job to sort.
+constexpr const char* kFinishedBefore =
+    "WHERE finished_ms>0 AND finished_ms<?1 AND +state IN ('succeeded','failed','canceled') ORDER BY finished_ms"
+    " LIMIT ?2";
+// Whole statements.
+constexpr const char* kCountClient = "SELECT jobs FROM job_counts WHERE client=?";
+constexpr const char* kCountAll = "SELECT COALESCE(SUM(jobs), 0) FROM job_counts";
+constexpr const char* kCountActive = "SELECT COUNT(*) FROM jobs WHERE client=? AND state IN ('queued','running')";
+constexpr const char* kOutputRefs = "SELECT COUNT(*) FROM jobs WHERE output_file=? AND output_expired=0";
+constexpr const char* kOutputOwned =
+    "SELECT COUNT(*) FROM jobs WHERE output_file=? AND client=? AND output_expired=0";
+constexpr const char* kUploadInUse =
+    "SELECT COUNT(*) FROM jobs WHERE state IN ('queued','running') AND (image_file=?1 OR audio_file=?1)";
 
 }  // namespace
 
@@ -198,18 +248,28 @@ std::vector<Value> row_values(const JobRecord& j) {
 
 }  // namespace
 
-JobStore::JobStore(const std::filesystem::path& db_path) {
-  if (sqlite3_open_v2(db_path.c_str(), &db_, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_FULLMUTEX,
+JobStore::JobStore(const std::filesystem::path& db_path) : path_(db_path) {
+  open_file(path_);
+  migrate();
+}
+
+void JobStore::open_file(const std::filesystem::path& file) {
+  if (sqlite3_open_v2(file.c_str(), &db_, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_FULLMUTEX,
                       nullptr) != SQLITE_OK) {
     std::string msg = db_ ? sqlite3_errmsg(db_) : "out of memory";
     sqlite3_close(db_);
     db_ = nullptr;
-    throw Error(ErrorCode::internal, "cannot open the job database " + db_path.string() + ": " + msg);
+    throw Error(ErrorCode::internal, "cannot open the job database " + file.string() + ": " + msg);
   }
   sqlite3_busy_timeout(db_, 5000);
   exec("PRAGMA journal_mode=WAL");
   exec("PRAGMA synchronous=NORMAL");
-  migrate();
+  // Which file this is, so file_state() notices when the path later names another one.
+  struct stat st {};
+  if (::stat(file.c_str(), &st) == 0) {
+    device_ = st.st_dev;
+    inode_ = st.st_ino;
+  }
 }
 
 JobStore::~JobStore() { sqlite3_close(db_); }
@@ -276,11 +336,10 @@ void JobStore::update_progress(const std::string& id, const std::string& stage, 
   st.step();
 }
 
-std::vector<JobRecord> JobStore::query(const std::string& where, const std::vector<std::string>& args) const {
+std::vector<JobRecord> JobStore::query(const std::string& where, const std::vector<Value>& args) const {
   std::lock_guard lock(mutex_);
   Statement st(db_, std::string("SELECT ") + kColumns + " FROM jobs " + where);
-  std::vector<Value> values(args.begin(), args.end());
-  st.bind(values);
+  st.bind(args);
   std::vector<JobRecord> out;
   while (st.step()) {
     JobRecord j;
@@ -312,7 +371,7 @@ std::vector<JobRecord> JobStore::query(const std::string& where, const std::vect
 }
 
 std::optional<JobRecord> JobStore::get(const std::string& id) const {
-  auto rows = query("WHERE id=?", {id});
+  auto rows = query("WHERE id=?", {Value(id)});
   if (rows.empty()) return std::nullopt;
   return std::move(rows.front());
 }
@@ -326,21 +385,21 @@ bool JobStore::remove(const std::string& id) {
 }
 
 std::vector<JobRecord> JobStore::list(const std::string& client, int offset, int limit) const {
-  std::string lim = " LIMIT " + std::to_string(limit) + " OFFSET " + std::to_string(offset);
-  if (client.empty()) return query("ORDER BY created_ms DESC, id" + lim, {});
-  return query("WHERE client=? ORDER BY created_ms DESC, id" + lim, {client});
+  if (client.empty()) return query(kListAll, {std::int64_t{limit}, std::int64_t{offset}});
+  return query(kListClient, {std::int64_t{limit}, std::int64_t{offset}, client});
 }
 
 int JobStore::count(const std::string& client) const {
+  // job_counts is kept by triggers (schema step 2): one row, not one index entry per job.
   std::lock_guard lock(mutex_);
-  Statement st(db_, client.empty() ? "SELECT COUNT(*) FROM jobs" : "SELECT COUNT(*) FROM jobs WHERE client=?");
+  Statement st(db_, client.empty() ? kCountAll : kCountClient);
   if (!client.empty()) st.bind({client});
   return st.step() ? static_cast<int>(st.integer(0)) : 0;
 }
 
 int JobStore::count_active(const std::string& client) const {
   std::lock_guard lock(mutex_);
-  Statement st(db_, "SELECT COUNT(*) FROM jobs WHERE client=? AND state IN ('queued','running')");
+  Statement st(db_, kCountActive);
   st.bind({client});
   return st.step() ? static_cast<int>(st.integer(0)) : 0;
 }
@@ -363,48 +422,160 @@ std::map<JobState, int> JobStore::count_by_state() const {
 }
 
 std::optional<JobRecord> JobStore::find_succeeded(const std::string& cache_key) const {
-  auto rows = query(
-      "WHERE cache_key=? AND state='succeeded' AND output_expired=0 AND output_file<>''"
-      " ORDER BY finished_ms DESC LIMIT 1",
-      {cache_key});
+  auto rows = query(kCacheHit, {cache_key});
   if (rows.empty()) return std::nullopt;
   return std::move(rows.front());
 }
 
 std::optional<JobRecord> JobStore::find_in_flight(const std::string& cache_key, const std::string& client) const {
-  auto rows = client.empty()
-                  ? query("WHERE cache_key=? AND state IN ('queued','running') ORDER BY created_ms LIMIT 1", {cache_key})
-                  : query("WHERE cache_key=? AND client=? AND state IN ('queued','running') ORDER BY created_ms LIMIT 1",
-                          {cache_key, client});
+  auto rows = client.empty() ? query(kInFlight, {cache_key}) : query(kInFlightClient, {cache_key, client});
   if (rows.empty()) return std::nullopt;
   return std::move(rows.front());
 }
 
 int JobStore::count_output_refs(const std::string& output_file) const {
   std::lock_guard lock(mutex_);
-  Statement st(db_, "SELECT COUNT(*) FROM jobs WHERE output_file=? AND output_expired=0");
+  Statement st(db_, kOutputRefs);
   st.bind({output_file});
   return st.step() ? static_cast<int>(st.integer(0)) : 0;
 }
 
 bool JobStore::output_owned_by(const std::string& output_file, const std::string& client) const {
   std::lock_guard lock(mutex_);
-  Statement st(db_, "SELECT COUNT(*) FROM jobs WHERE output_file=? AND client=? AND output_expired=0");
+  Statement st(db_, kOutputOwned);
   st.bind({output_file, client});
   return st.step() && st.integer(0) > 0;
 }
 
 bool JobStore::upload_in_use(const std::string& upload_file) const {
   std::lock_guard lock(mutex_);
-  Statement st(db_,
-               "SELECT COUNT(*) FROM jobs WHERE state IN ('queued','running') AND (image_file=?1 OR audio_file=?1)");
+  Statement st(db_, kUploadInUse);
   st.bind({upload_file});
   return st.step() && st.integer(0) > 0;
 }
 
 std::vector<JobRecord> JobStore::outputs_finished_before(std::int64_t before_ms) const {
-  return query("WHERE output_file<>'' AND output_expired=0 AND finished_ms>0 AND finished_ms<?",
-               {std::to_string(before_ms)});
+  return query(kOutputsFinishedBefore, {before_ms});
+}
+
+std::vector<JobRecord> JobStore::remove_finished_before(std::int64_t before_ms, int limit) {
+  // Oldest first, a batch at a time: a long backlog never holds the store's lock for long.
+  auto rows = query(kFinishedBefore, {before_ms, std::int64_t{std::max(1, limit)}});
+  std::lock_guard lock(mutex_);
+  exec("BEGIN IMMEDIATE");
+  try {
+    Statement st(db_, "DELETE FROM jobs WHERE id=?");
+    for (const JobRecord& job : rows) {
+      st.bind({job.id});
+      st.step();
+      sqlite3_reset(st.stmt);
+    }
+    exec("COMMIT");
+  } catch (...) {
+    sqlite3_exec(db_, "ROLLBACK", nullptr, nullptr, nullptr);
+    throw;
+  }
+  return rows;
+}
+
+std::map<std::string, std::string> JobStore::query_plans() const {
+  const std::string select = std::string("SELECT ") + kColumns + " FROM jobs ";
+  const std::pair<const char*, std::string> statements[] = {
+      {"list", select + kListAll},
+      {"list_client", select + kListClient},
+      {"count", kCountAll},
+      {"count_client", kCountClient},
+      {"count_active", kCountActive},
+      {"cache_hit", select + kCacheHit},
+      {"in_flight", select + kInFlight},
+      {"in_flight_client", select + kInFlightClient},
+      {"output_refs", kOutputRefs},
+      {"output_owned", kOutputOwned},
+      {"upload_in_use", kUploadInUse},
+      {"outputs_finished_before", select + kOutputsFinishedBefore},
+      {"finished_before", select + kFinishedBefore},
+  };
+  std::lock_guard lock(mutex_);
+  std::map<std::string, std::string> plans;
+  for (const auto& [name, sql] : statements) {
+    Statement st(db_, "EXPLAIN QUERY PLAN " + sql);
+    std::string plan;
+    while (st.step()) plan += (plan.empty() ? "" : "; ") + st.text(3);
+    plans[name] = plan;
+  }
+  return plans;
+}
+
+JobStore::FileState JobStore::file_state() const {
+  struct stat st {};
+  if (::stat(path_.c_str(), &st) != 0) return FileState::deleted;
+  std::lock_guard lock(mutex_);
+  return st.st_dev == device_ && st.st_ino == inode_ ? FileState::same : FileState::replaced;
+}
+
+void JobStore::move_aside(const std::filesystem::path& target) {
+  std::lock_guard lock(mutex_);
+  copy_to(target);
+  // SQLite pairs a database with its WAL by name: this connection's "<path>-wal" would be
+  // read by anyone opening the file now under the path. From now on this store works on
+  // the copy, whose WAL has the copy's name.
+  close_emptying_wal();
+  open_file(target);
+}
+
+void JobStore::copy_to(const std::filesystem::path& target) const {
+  std::error_code ec;
+  std::filesystem::create_directories(target.parent_path(), ec);
+  std::filesystem::path tmp = target;
+  tmp += ".tmp";
+  std::filesystem::remove(tmp, ec);
+  sqlite3* out = nullptr;
+  if (sqlite3_open_v2(tmp.c_str(), &out, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, nullptr) != SQLITE_OK) {
+    std::string msg = out ? sqlite3_errmsg(out) : "out of memory";
+    sqlite3_close(out);
+    throw Error(ErrorCode::internal, "job store: cannot write " + tmp.string() + ": " + msg);
+  }
+  // The online backup reads through this connection, so it copies what this process sees
+  // (committed rows, the WAL included) even when the file it opened has been unlinked.
+  sqlite3_backup* backup = sqlite3_backup_init(out, "main", db_, "main");
+  int rc = backup ? sqlite3_backup_step(backup, -1) : SQLITE_ERROR;
+  if (backup) sqlite3_backup_finish(backup);
+  std::string msg = sqlite3_errmsg(out);
+  sqlite3_close(out);
+  if (rc != SQLITE_DONE) {
+    std::filesystem::remove(tmp, ec);
+    throw Error(ErrorCode::internal, "job store: cannot copy the database to " + tmp.string() + ": " + msg);
+  }
+  std::filesystem::rename(tmp, target, ec);
+  if (ec) throw Error(ErrorCode::internal, "job store: cannot rename " + tmp.string() + ": " + ec.message());
+}
+
+void JobStore::close_emptying_wal() {
+  // SQLite neither checkpoints nor deletes the WAL when it closes a database whose file
+  // was moved or unlinked (it cannot know whose WAL the name now means), so a TRUNCATE
+  // checkpoint first writes the frames into this connection's own file and leaves an empty
+  // WAL, which pairs harmlessly with whatever file is under the path.
+  sqlite3_wal_checkpoint_v2(db_, nullptr, SQLITE_CHECKPOINT_TRUNCATE, nullptr, nullptr);
+  sqlite3_close(db_);
+  db_ = nullptr;
+}
+
+void JobStore::restore_file() {
+  std::lock_guard lock(mutex_);
+  struct stat st {};
+  if (::stat(path_.c_str(), &st) == 0) return;  // there again (or replaced): not ours to overwrite
+  std::filesystem::path restored = path_;
+  restored += ".restored";
+  copy_to(restored);
+  // The copy must not meet a stale WAL of the old file under its name.
+  close_emptying_wal();
+  std::error_code ec;
+  std::filesystem::rename(restored, path_, ec);
+  if (ec) {
+    open_file(restored);  // keep working from the copy; the next check tries again
+    throw Error(ErrorCode::internal, "job store: cannot move the restored database into place: " + ec.message());
+  }
+  open_file(path_);
 }
 
 }  // namespace sonic::jobs
