@@ -38,6 +38,7 @@
 
 #include "engine/params.h"
 #include "http/header_text.h"
+#include "jobs/admission.h"
 #include "http/metrics.h"
 #include "http/peer_socket.h"
 #include "http/rate_limit.h"
@@ -390,6 +391,7 @@ struct HttpServer::Impl {
       if (!whole) close_after_response(res);
       throw Error(ErrorCode::payload_too_large, "The request is larger than the limit of " + limit_text + ".");
     }
+    service.require_storage(content_length(req).value_or(0));  // 507 before a byte is stored
     UploadSink sink(service.uploads_dir(), config.max_request_bytes);
     bool ok = reader([&](const httplib::MultipartFormData& part) { return sink.begin_part(part.name, part.filename); },
                      [&](const char* data, std::size_t size) { return sink.write(data, size); });
@@ -437,8 +439,9 @@ struct HttpServer::Impl {
     if (cached) {
       outcome = *cached;
     } else {
-      media::ImageInfo image_info = media::probe_image(image->path, limits);
-      media::AudioInfo audio_info = media::probe_audio(audio->path, limits);
+      jobs::Admission admitted = jobs::admit(image->path, audio->path, params, service.config());
+      const media::ImageInfo& image_info = admitted.image;
+      const media::AudioInfo& audio_info = admitted.audio;
       t_request.probe_ms =
           std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - probe_start).count();
       std::string stem = jobs::new_uuid();
