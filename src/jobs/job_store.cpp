@@ -72,8 +72,10 @@ constexpr const char* kMigrations[] = {
 
 // The statements that run per request or per sweep, in one place, so query_plans() explains
 // exactly what the methods run. The WHERE parts follow "SELECT <kColumns> FROM jobs".
-constexpr const char* kListAll = "ORDER BY created_ms DESC, id LIMIT ?1 OFFSET ?2";
-constexpr const char* kListClient = "WHERE client=?3 ORDER BY created_ms DESC, id LIMIT ?1 OFFSET ?2";
+// The lists read ids only (from the index alone); the rows come from the record cache.
+constexpr const char* kListAll = "SELECT id FROM jobs ORDER BY created_ms DESC, id LIMIT ?1 OFFSET ?2";
+constexpr const char* kListClient =
+    "SELECT id FROM jobs WHERE client=?3 ORDER BY created_ms DESC, id LIMIT ?1 OFFSET ?2";
 constexpr const char* kCacheHit =
     "WHERE cache_key=? AND state='succeeded' AND output_expired=0 AND output_file<>'' ORDER BY finished_ms DESC LIMIT 1";
 constexpr const char* kInFlight = "WHERE cache_key=? AND state IN ('queued','running') ORDER BY created_ms LIMIT 1";
@@ -315,6 +317,7 @@ void JobStore::insert(const JobRecord& job) {
                         ") VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)");
   st.bind(row_values(job));
   st.step();
+  cache_.put(job);
 }
 
 bool JobStore::update(const JobRecord& job) {
@@ -326,7 +329,9 @@ bool JobStore::update(const JobRecord& job) {
                " error_field=?19, created_ms=?20, started_ms=?21, finished_ms=?22 WHERE id=?1");
   st.bind(row_values(job));
   st.step();
-  return sqlite3_changes(db_) > 0;
+  if (sqlite3_changes(db_) == 0) return false;
+  cache_.put(job);
+  return true;
 }
 
 void JobStore::update_progress(const std::string& id, const std::string& stage, double progress) {
@@ -334,10 +339,15 @@ void JobStore::update_progress(const std::string& id, const std::string& stage, 
   Statement st(db_, "UPDATE jobs SET stage=?, progress=? WHERE id=? AND state='running'");
   st.bind({stage, progress, id});
   st.step();
+  cache_.set_progress(id, stage, progress);
 }
 
 std::vector<JobRecord> JobStore::query(const std::string& where, const std::vector<Value>& args) const {
   std::lock_guard lock(mutex_);
+  return read_rows(where, args);
+}
+
+std::vector<JobRecord> JobStore::read_rows(const std::string& where, const std::vector<Value>& args) const {
   Statement st(db_, std::string("SELECT ") + kColumns + " FROM jobs " + where);
   st.bind(args);
   std::vector<JobRecord> out;
@@ -371,8 +381,11 @@ std::vector<JobRecord> JobStore::query(const std::string& where, const std::vect
 }
 
 std::optional<JobRecord> JobStore::get(const std::string& id) const {
-  auto rows = query("WHERE id=?", {Value(id)});
+  std::lock_guard lock(mutex_);
+  if (auto cached = cache_.find(id)) return *cached;
+  auto rows = read_rows("WHERE id=?", {Value(id)});
   if (rows.empty()) return std::nullopt;
+  cache_.put(rows.front());
   return std::move(rows.front());
 }
 
@@ -381,12 +394,36 @@ bool JobStore::remove(const std::string& id) {
   Statement st(db_, "DELETE FROM jobs WHERE id=?");
   st.bind({id});
   st.step();
+  cache_.erase(id);
   return sqlite3_changes(db_) > 0;
 }
 
 std::vector<JobRecord> JobStore::list(const std::string& client, int offset, int limit) const {
-  if (client.empty()) return query(kListAll, {std::int64_t{limit}, std::int64_t{offset}});
-  return query(kListClient, {std::int64_t{limit}, std::int64_t{offset}, client});
+  std::lock_guard lock(mutex_);
+  std::vector<std::string> ids;
+  {
+    Statement st(db_, client.empty() ? kListAll : kListClient);
+    if (client.empty()) st.bind({std::int64_t{limit}, std::int64_t{offset}});
+    else st.bind({std::int64_t{limit}, std::int64_t{offset}, client});
+    while (st.step()) ids.push_back(st.text(0));
+  }
+  // Rows not cached yet are read in one statement and cached.
+  std::string missing;
+  std::vector<Value> args;
+  for (const auto& id : ids) {
+    if (cache_.find(id)) continue;
+    missing += missing.empty() ? "?" : ",?";
+    args.emplace_back(id);
+  }
+  if (!args.empty())
+    for (const JobRecord& row : read_rows("WHERE id IN (" + missing + ")", args)) cache_.put(row);
+  std::vector<JobRecord> out;
+  out.reserve(ids.size());
+  for (const auto& id : ids) {
+    if (auto record = cache_.find(id)) out.push_back(*record);
+    else if (auto rows = read_rows("WHERE id=?", {Value(id)}); !rows.empty()) out.push_back(std::move(rows.front()));
+  }
+  return out;
 }
 
 int JobStore::count(const std::string& client) const {
@@ -469,6 +506,7 @@ std::vector<JobRecord> JobStore::remove_finished_before(std::int64_t before_ms, 
       st.bind({job.id});
       st.step();
       sqlite3_reset(st.stmt);
+      cache_.erase(job.id);
     }
     exec("COMMIT");
   } catch (...) {
@@ -481,8 +519,8 @@ std::vector<JobRecord> JobStore::remove_finished_before(std::int64_t before_ms, 
 std::map<std::string, std::string> JobStore::query_plans() const {
   const std::string select = std::string("SELECT ") + kColumns + " FROM jobs ";
   const std::pair<const char*, std::string> statements[] = {
-      {"list", select + kListAll},
-      {"list_client", select + kListClient},
+      {"list", kListAll},
+      {"list_client", kListClient},
       {"count", kCountAll},
       {"count_client", kCountClient},
       {"count_active", kCountActive},
@@ -504,78 +542,6 @@ std::map<std::string, std::string> JobStore::query_plans() const {
     plans[name] = plan;
   }
   return plans;
-}
-
-JobStore::FileState JobStore::file_state() const {
-  struct stat st {};
-  if (::stat(path_.c_str(), &st) != 0) return FileState::deleted;
-  std::lock_guard lock(mutex_);
-  return st.st_dev == device_ && st.st_ino == inode_ ? FileState::same : FileState::replaced;
-}
-
-void JobStore::move_aside(const std::filesystem::path& target) {
-  std::lock_guard lock(mutex_);
-  copy_to(target);
-  // SQLite pairs a database with its WAL by name: this connection's "<path>-wal" would be
-  // read by anyone opening the file now under the path. From now on this store works on
-  // the copy, whose WAL has the copy's name.
-  close_emptying_wal();
-  open_file(target);
-}
-
-void JobStore::copy_to(const std::filesystem::path& target) const {
-  std::error_code ec;
-  std::filesystem::create_directories(target.parent_path(), ec);
-  std::filesystem::path tmp = target;
-  tmp += ".tmp";
-  std::filesystem::remove(tmp, ec);
-  sqlite3* out = nullptr;
-  if (sqlite3_open_v2(tmp.c_str(), &out, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, nullptr) != SQLITE_OK) {
-    std::string msg = out ? sqlite3_errmsg(out) : "out of memory";
-    sqlite3_close(out);
-    throw Error(ErrorCode::internal, "job store: cannot write " + tmp.string() + ": " + msg);
-  }
-  // The online backup reads through this connection, so it copies what this process sees
-  // (committed rows, the WAL included) even when the file it opened has been unlinked.
-  sqlite3_backup* backup = sqlite3_backup_init(out, "main", db_, "main");
-  int rc = backup ? sqlite3_backup_step(backup, -1) : SQLITE_ERROR;
-  if (backup) sqlite3_backup_finish(backup);
-  std::string msg = sqlite3_errmsg(out);
-  sqlite3_close(out);
-  if (rc != SQLITE_DONE) {
-    std::filesystem::remove(tmp, ec);
-    throw Error(ErrorCode::internal, "job store: cannot copy the database to " + tmp.string() + ": " + msg);
-  }
-  std::filesystem::rename(tmp, target, ec);
-  if (ec) throw Error(ErrorCode::internal, "job store: cannot rename " + tmp.string() + ": " + ec.message());
-}
-
-void JobStore::close_emptying_wal() {
-  // SQLite neither checkpoints nor deletes the WAL when it closes a database whose file
-  // was moved or unlinked (it cannot know whose WAL the name now means), so a TRUNCATE
-  // checkpoint first writes the frames into this connection's own file and leaves an empty
-  // WAL, which pairs harmlessly with whatever file is under the path.
-  sqlite3_wal_checkpoint_v2(db_, nullptr, SQLITE_CHECKPOINT_TRUNCATE, nullptr, nullptr);
-  sqlite3_close(db_);
-  db_ = nullptr;
-}
-
-void JobStore::restore_file() {
-  std::lock_guard lock(mutex_);
-  struct stat st {};
-  if (::stat(path_.c_str(), &st) == 0) return;  // there again (or replaced): not ours to overwrite
-  std::filesystem::path restored = path_;
-  restored += ".restored";
-  copy_to(restored);
-  // The copy must not meet a stale WAL of the old file under its name.
-  close_emptying_wal();
-  std::error_code ec;
-  std::filesystem::rename(restored, path_, ec);
-  if (ec) {
-    open_file(restored);  // keep working from the copy; the next check tries again
-    throw Error(ErrorCode::internal, "job store: cannot move the restored database into place: " + ec.message());
-  }
-  open_file(path_);
 }
 
 }  // namespace sonic::jobs

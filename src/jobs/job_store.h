@@ -5,6 +5,9 @@
 // add complexity for no measurable gain at this scale. WAL + synchronous=NORMAL survives
 // a process crash (kill -9) without losing a committed transaction; every state change
 // is one transaction, so a job is always in exactly one well-defined state on disk.
+// Parsed rows are kept in a small cache (job_record_cache.h) that every write keeps exact,
+// so a page of the job list or a status poll does not parse each row's JSON again; the
+// statements that run per request are all index walks (schema step 2, query_plans()).
 //
 // Threads: any thread may call any method; the object must outlive all callers.
 #pragma once
@@ -20,6 +23,7 @@
 #include <vector>
 
 #include "jobs/job.h"
+#include "jobs/job_record_cache.h"
 
 struct sqlite3;
 
@@ -93,7 +97,8 @@ class JobStore {
  private:
   struct Statement;
   void migrate();  // applies the schema steps this database lacks (constructor)
-  std::vector<JobRecord> query(const std::string& where, const std::vector<Value>& args) const;
+  std::vector<JobRecord> query(const std::string& where, const std::vector<Value>& args) const;  // locks
+  std::vector<JobRecord> read_rows(const std::string& where, const std::vector<Value>& args) const;  // mutex_ held
   void exec(const std::string& sql) const;
   void open_file(const std::filesystem::path& file);    // with mutex_ held, or in the constructor
   void copy_to(const std::filesystem::path& target) const;  // with mutex_ held
@@ -103,6 +108,7 @@ class JobStore {
   mutable std::mutex mutex_;
   sqlite3* db_ = nullptr;  // owned; closed in the destructor; replaced by restore_file()
   std::uint64_t device_ = 0, inode_ = 0;  // of the file opened, guarded by mutex_
+  mutable JobRecordCache cache_;          // guarded by mutex_; exact (every write updates it)
 };
 
 }  // namespace sonic::jobs

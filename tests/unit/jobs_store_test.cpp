@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 #include <sqlite3.h>
 
+#include "jobs/job_record_cache.h"
 #include "jobs/job_store.h"
 #include "jobs/sha256.h"
 #include "support/test_media.h"
@@ -240,6 +241,62 @@ TEST(JobStoreIndexes, CacheLookupFindsTheNewestAmongThousandsOfIdenticalKeys) {
   EXPECT_EQ(store.find_in_flight("hot", "b")->id, running.id);
   EXPECT_FALSE(store.find_in_flight("hot", "a"));
   EXPECT_EQ(store.count_output_refs("shared.mp4"), 3000);
+}
+
+// The parsed-row cache behind get() and list() must never show a row other than the
+// database's: every write path is read back through a second store on the same file.
+TEST(JobStoreCache, ReadsAlwaysMatchTheDatabase) {
+  test::TempDir dir;
+  JobStore store(dir / "jobs.db");
+  JobRecord j = make_job("a", 1);
+  store.insert(j);
+  ASSERT_TRUE(store.get(j.id));  // cached now
+  j.state = JobState::running;
+  j.stage = "load";
+  store.update(j);
+  store.update_progress(j.id, "render", 0.5);
+  EXPECT_EQ(store.get(j.id)->stage, "render");
+  EXPECT_DOUBLE_EQ(store.list("a", 0, 10).front().progress, 0.5);
+  j.state = JobState::succeeded;
+  j.stage = "done";
+  j.progress = 1;
+  j.result = {{"frames", 25}};
+  store.update(j);
+  store.update_progress(j.id, "render", 0.7);  // not running any more: no effect, in the file or the cache
+  JobStore other(dir / "jobs.db");
+  for (const JobStore* s : {&store, &other}) {
+    auto got = s->get(j.id);
+    ASSERT_TRUE(got);
+    EXPECT_EQ(got->state, JobState::succeeded);
+    EXPECT_EQ(got->stage, "done");
+    EXPECT_DOUBLE_EQ(got->progress, 1);
+    EXPECT_EQ(got->result["frames"], 25);
+    EXPECT_EQ(s->list("a", 0, 10).front().to_json(), got->to_json());
+  }
+  store.remove(j.id);
+  EXPECT_FALSE(store.get(j.id));
+  EXPECT_TRUE(store.list("a", 0, 10).empty());
+}
+
+TEST(JobStoreCache, BoundedOldestFirst) {
+  JobRecordCache cache(3);
+  for (int i = 0; i < 5; ++i) {
+    JobRecord j = make_job("a", i);
+    j.id = "job" + std::to_string(i);
+    cache.put(j);
+  }
+  EXPECT_EQ(cache.size(), 3u);
+  EXPECT_FALSE(cache.find("job0"));
+  EXPECT_FALSE(cache.find("job1"));
+  ASSERT_TRUE(cache.find("job4"));
+  JobRecord again = *cache.find("job2");
+  again.stage = "x";
+  cache.put(again);  // replacing keeps its place and the bound
+  EXPECT_EQ(cache.size(), 3u);
+  EXPECT_EQ(cache.find("job2")->stage, "x");
+  cache.erase("job3");
+  EXPECT_EQ(cache.size(), 2u);
+  EXPECT_FALSE(cache.find("job3"));
 }
 
 TEST(JobStorePruning, RemovesFinishedJobsOlderThanTheCutOldestFirstInBatches) {
