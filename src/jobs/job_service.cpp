@@ -11,6 +11,7 @@
 #include "jobs/sha256.h"
 #include "util/error.h"
 #include "util/log.h"
+#include "util/memory.h"
 
 namespace sonic::jobs {
 namespace fs = std::filesystem;
@@ -564,6 +565,7 @@ void JobService::run_job(const std::string& id, std::map<std::string, std::uniqu
     running_.erase(id);
   }
   changed_.notify_all();
+  return_free_memory();  // RSS back to its level before the job (util/memory.h)
 }
 
 bool JobService::finish(JobRecord& job) {
