@@ -5,7 +5,8 @@
 // request; a status poll parsed two more each time. Rows change only through JobStore, so
 // the store keeps this cache exact: every write puts, patches or erases the row it wrote,
 // and a read finds either nothing or the row as it is in the database. Bounded: the
-// oldest-entered record goes first (about 5 kB each, 1,024 by default: ten pages).
+// oldest-entered record goes first (about 5 kB each; 256 by default: the first pages of
+// the lists and the jobs being polled, ~1.4 MB).
 //
 // Threads: none of its own; JobStore calls it with its mutex held.
 #pragma once
@@ -22,7 +23,7 @@ namespace sonic::jobs {
 
 class JobRecordCache {
  public:
-  explicit JobRecordCache(std::size_t capacity = 1024) : capacity_(capacity) {}
+  explicit JobRecordCache(std::size_t capacity = 256) : capacity_(capacity) {}
 
   // The cached record, or null.
   std::shared_ptr<const JobRecord> find(const std::string& id) const;
