@@ -22,12 +22,14 @@
 #include "engine/framing.h"
 #include "engine/classic/motion_track.h"
 #include "engine/classic/mouth_track.h"
+#include "face/face_cache.h"
 #include "face/landmarks.h"
 #include "media/audio.h"
 #include "media/image.h"
 #include "media/mp4_writer.h"
 #include "util/error.h"
 #include "util/log.h"
+#include "util/sha256.h"
 
 namespace sonic::engine {
 namespace {
@@ -45,6 +47,17 @@ double seconds_since(Clock::time_point start) {
 // naive pipeline whose analysis windows are centred 40 ms late: the mouth moves 40 ms before
 // the sound (one frame at 25 fps).
 double mouth_analysis_offset_s(bool align_mouth) { return align_mouth ? 0.0 : 0.040; }
+
+// Where the warp may act, in output pixels: the face region grown by a quarter of its side
+// all round (room for the ring of hair, ears and neck that follows the head halfway),
+// clipped to the output. Outside it every frame is the still picture: no seam in full_frame,
+// and less work on the background of a wide frame.
+cv::Rect warp_region(const Framing& framing) {
+  const cv::Rect& face = framing.face_region;
+  const int grow = face.width / 4;
+  const cv::Rect grown(face.x - grow, face.y - grow, face.width + 2 * grow, face.height + 2 * grow);
+  return framing.to_output(grown) & cv::Rect(cv::Point(0, 0), framing.output_size);
+}
 
 // x264 settings, measured on the 512 px benchmark clip (docs/engine.md): veryfast with
 // subme 1 (quarter-pel search at its cheapest) takes about two thirds of plain veryfast's
@@ -174,9 +187,8 @@ EngineResult ClassicEngine::generate(const JobInput& job, const ProgressCallback
   // detect
   stage_start = Clock::now();
   report("detect", 0.04);
-  face::Landmarks landmarks;
+  face::DetectedFace face;
   cv::Rect face_box;
-  auto& landmarker = face::FaceLandmarker::shared();
   if (params.face_box) {
     const auto [x, y, w, h] = *params.face_box;
     face_box = cv::Rect(x, y, w, h);
@@ -185,18 +197,24 @@ EngineResult ClassicEngine::generate(const JobInput& job, const ProgressCallback
                   "face_box must lie inside the image (" + std::to_string(picture.cols) + "x" +
                       std::to_string(picture.rows) + " pixels) and be at least 8 pixels wide and high.",
                   "face_box");
-    landmarks = landmarker.landmarks_in(picture, face_box);
+    // Checked: on a drawn face dlib's fit falls back to the layout fitted to the box.
+    face = face::FaceLandmarker::shared().fit_face(picture, face_box);
+    face.detector = "face_box";
   } else {
-    const auto found = landmarker.detect(picture);
-    if (!found)
+    // Every face (dlib, then the cascade for stylised faces), cached by the picture's hash.
+    const auto faces = face::faces_in_picture(sha256_file_hex(job.image), picture);
+    if (faces->empty())
       throw Error(ErrorCode::no_face,
                   "No face was found in the image. Use a clear, well-lit frontal photo, or pass "
                   "face_box [x,y,w,h] to mark the face.",
                   "image");
-    landmarks = found->points;
+    face = faces->front();
     // The detector's box is tight (brows to chin); make sure every landmark is inside.
-    face_box = found->box | cv::boundingRect(std::vector<cv::Point2f>(landmarks.begin(), landmarks.end()));
+    face_box = face.box | cv::boundingRect(std::vector<cv::Point2f>(face.points.begin(), face.points.end()));
   }
+  const face::Landmarks& landmarks = face.points;
+  log::info("classic engine face", {{"detector", face.detector}, {"confidence", face.confidence},
+                                     {"fit_confidence", face.fit_confidence}, {"box_layout", face.box_layout}});
   cancel.throw_if_canceled();
   result.stage_seconds["detect"] = seconds_since(stage_start);
   report("detect", 0.08);
@@ -219,8 +237,12 @@ EngineResult ClassicEngine::generate(const JobInput& job, const ProgressCallback
                                                      .motion_scale = params.motion_scale,
                                                      .smooth = params.smooth_motion,
                                                      .seed = static_cast<std::uint64_t>(params.seed)});
-  const Framing framing = plan_framing(picture.size(), face_box, params.expand_ratio, params.min_resolution, params.full_frame);
-  FaceWarper warper(framed_picture(picture, framing), to_output(landmarks, framing), framing.warp_region);
+  FramingOptions framing_options = FramingOptions::of(params, job.limits);
+  float eye_y = 0;
+  for (int i = 36; i <= 47; ++i) eye_y += landmarks[static_cast<size_t>(i)].y / 12.0f;
+  framing_options.eye_y = eye_y;
+  const Framing framing = plan_framing(picture.size(), face_box, framing_options);
+  FaceWarper warper(framed_picture(picture, framing), to_output(landmarks, framing), warp_region(framing));
   cancel.throw_if_canceled();
   result.stage_seconds["analyse"] = seconds_since(stage_start);
   report("analyse", 0.12);
@@ -291,8 +313,7 @@ EngineResult ClassicEngine::generate(const JobInput& job, const ProgressCallback
   result.fps = fps;
   result.duration_s = duration;
   result.ignored = parameters().ignored;
-  if (params.full_frame)
-    result.ignored.push_back({"min_resolution", "full_frame keeps the original picture size"});
+  result.ignored.insert(result.ignored.end(), framing.notes.begin(), framing.notes.end());
   log::info("classic engine finished", {{"frames", frames}, {"width", options.width}, {"height", options.height},
                                          {"render_s", result.stage_seconds["render"]}, {"encode_s", encode_seconds}});
   return result;
