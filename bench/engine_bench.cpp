@@ -8,6 +8,13 @@
 //   engine_bench [--seconds S] [--resolutions 512,1024] [--repeat N]
 //   engine_bench --score AUDIO [--set key=value ...]   one job on AUDIO, then `score` it
 //   engine_bench --generate OUT.mp4 [--audio A] [--image I] [--set key=value ...]   one job
+//   engine_bench --stills PREFIX [--video V.mp4 | --audio A --image I --set k=v ...]
+//       the frame with the widest mouth opening of a job (or of an existing video, e.g. one
+//       an older build made) as PREFIX_frame.png, and its mouth zoomed 3× (nearest
+//       neighbour, so every pixel shows) as PREFIX_zoom.png — the stills of docs/engine.md
+//   engine_bench --synthesise-face medium|deep OUT.png [--image I]
+//       a test face of another skin tone: the portrait with its skin re-toned and its lips
+//       closed over the teeth (by this engine's own warp), so the opened mouth shows drawn teeth
 //
 // Inputs: portrait.png and the speech fixtures from $SONIC_FIXTURES (default: the
 // shared/fixtures folder next to the source tree). Writes only to a temporary folder.
@@ -24,10 +31,16 @@
 #include <vector>
 
 #include "engine/classic/classic_engine.h"
+#include "engine/classic/face_warper.h"
 #include "face/landmarks.h"
 #include "media/audio.h"
+#include "media/image.h"
+#include "media/video_reader.h"
 #include "quality/score.h"
 #include "util/error.h"
+
+#include <opencv2/imgcodecs.hpp>
+#include <opencv2/imgproc.hpp>
 
 namespace fs = std::filesystem;
 using namespace sonic;
@@ -79,13 +92,94 @@ engine::EngineResult run_job(const fs::path& image, const fs::path& audio, const
   return classic.generate(job, nullptr, cancel);
 }
 
+// The frame of `video` whose mouth is open widest (by `score`'s measure) and a 3× zoom of the
+// mouth, as PNGs.
+void write_stills(const fs::path& video, const std::string& prefix) {
+  const auto report = quality::score_video(video);
+  size_t widest = 0;
+  for (size_t i = 0; i < report.per_frame.size(); ++i)
+    if (report.per_frame[i].mouth_opening > report.per_frame[widest].mouth_opening) widest = i;
+  media::VideoReader reader(video);
+  cv::Mat frame;
+  for (size_t i = 0; i <= widest; ++i)
+    if (!reader.read(frame)) throw Error(ErrorCode::internal, "the video ended before frame " + std::to_string(widest));
+  const auto face = face::FaceLandmarker::shared().detect(frame);
+  if (!face) throw Error(ErrorCode::no_face, "no face in frame " + std::to_string(widest));
+  std::vector<cv::Point2f> mouth(face->points.begin() + 48, face->points.end());
+  cv::Rect box = cv::boundingRect(mouth);
+  const int margin_x = box.width * 35 / 100, margin_y = std::max(box.height * 45 / 100, box.width * 20 / 100);
+  box = cv::Rect(box.x - margin_x, box.y - margin_y, box.width + 2 * margin_x, box.height + 2 * margin_y) & cv::Rect(0, 0, frame.cols, frame.rows);
+  cv::Mat zoom;
+  cv::resize(frame(box), zoom, cv::Size(), 3, 3, cv::INTER_NEAREST);
+  const std::vector<int> png = {cv::IMWRITE_PNG_COMPRESSION, 9};
+  cv::imwrite(prefix + "_frame.png", frame, png);
+  cv::imwrite(prefix + "_zoom.png", zoom, png);
+  std::printf("frame %zu of %zu, mouth opening %.3f -> %s_frame.png, %s_zoom.png (%dx%d)\n", widest, report.per_frame.size(),
+              report.per_frame[widest].mouth_opening, prefix.c_str(), prefix.c_str(), zoom.cols, zoom.rows);
+}
+
+// The portrait as a face of another skin tone, with closed lips (see the usage above).
+void synthesise_face(const fs::path& image, const std::string& tone, const fs::path& out) {
+  const cv::Mat picture = media::decode_image(image);
+  const auto face = face::FaceLandmarker::shared().detect(picture);
+  if (!face) throw Error(ErrorCode::no_face, "no face in " + image.string());
+  // Lips closed over the teeth by the engine's own warp (a lip closure, nothing else moving).
+  const cv::Rect region = cv::Rect(face->box.x - face->box.width, face->box.y - face->box.height, face->box.width * 3,
+                                   face->box.height * 3) & cv::Rect(0, 0, picture.cols, picture.rows);
+  engine::classic::FaceWarper warper(picture.clone(), face->points, region);
+  cv::Mat closed;
+  warper.render({0.0, 0.0, 0.0, 1.0}, {}, closed);
+  // Skin: the pixels of the cheeks' hue (a*, b* in Lab) around the face and neck, softly
+  // masked; their lightness scaled and their hue moved to the target tone, so every shade and
+  // highlight of the photo stays. Eyes, teeth, hair and background differ in hue and stay.
+  cv::Mat lab;
+  closed.convertTo(lab, CV_32F, 1.0 / 255.0);
+  cv::cvtColor(lab, lab, cv::COLOR_BGR2Lab);
+  const auto& p = face->points;
+  const cv::Rect cheek = cv::boundingRect(std::vector<cv::Point2f>{p[1], p[3], p[31], p[29]});
+  const cv::Scalar skin = cv::mean(lab(cheek & cv::Rect(0, 0, lab.cols, lab.rows)));
+  if (tone != "deep" && tone != "medium") throw Error(ErrorCode::invalid_param, "the tone is medium or deep");
+  const double target_l = tone == "deep" ? 36.0 : 56.0, target_a = tone == "deep" ? 13.0 : 15.0, target_b = tone == "deep" ? 18.0 : 24.0;
+  const cv::Point2f centre = (p[27] + p[8]) * 0.5f;
+  const float rx = 1.1f * cv::norm(p[16] - p[0]), ry = 1.6f * cv::norm(p[8] - p[27]);
+  cv::Mat weight(lab.size(), CV_32F);
+  for (int y = 0; y < lab.rows; ++y)
+    for (int x = 0; x < lab.cols; ++x) {
+      const auto& c = lab.at<cv::Vec3f>(y, x);
+      const double hue = std::hypot((c[1] - skin[1]) / 9.0, (c[2] - skin[2]) / 11.0);
+      const double r = std::hypot((x - centre.x) / rx, (y - centre.y) / ry);
+      weight.at<float>(y, x) = static_cast<float>(std::clamp(1.8 - hue, 0.0, 1.0) * std::clamp((1.25 - r) / 0.25, 0.0, 1.0));
+    }
+  // Not the eyes: their whites are what the engine matches drawn teeth to.
+  for (int first : {36, 42}) {
+    std::vector<cv::Point> eye;
+    for (int i = first; i < first + 6; ++i) eye.emplace_back(p[static_cast<size_t>(i)]);
+    cv::fillPoly(weight, std::vector<std::vector<cv::Point>>{eye}, cv::Scalar(0));
+  }
+  cv::GaussianBlur(weight, weight, cv::Size(0, 0), 1.5);
+  for (int y = 0; y < lab.rows; ++y)
+    for (int x = 0; x < lab.cols; ++x) {
+      const double w = weight.at<float>(y, x);
+      if (w <= 0) continue;
+      auto& c = lab.at<cv::Vec3f>(y, x);
+      c[0] = static_cast<float>(c[0] + w * (target_l * c[0] / skin[0] - c[0]));
+      c[1] = static_cast<float>(c[1] + w * (target_a - skin[1]));
+      c[2] = static_cast<float>(c[2] + w * (target_b - skin[2]));
+    }
+  cv::cvtColor(lab, lab, cv::COLOR_Lab2BGR);
+  cv::Mat result;
+  lab.convertTo(result, CV_8U, 255.0);
+  cv::imwrite(out.string(), result);
+  std::printf("%s: %s skin, lips closed\n", out.c_str(), tone.c_str());
+}
+
 }  // namespace
 
 int main(int argc, char** argv) try {
   double seconds = 10.0;
   std::vector<int> resolutions = {512, 1024};
   int repeat = 2;
-  std::string score_audio, generate_out, generate_audio, image_override;
+  std::string score_audio, generate_out, generate_audio, image_override, stills_prefix, stills_video, tone, synthesised_out;
   nlohmann::json config = nlohmann::json::object();
   for (int i = 1; i < argc; ++i) {
     const std::string arg = argv[i];
@@ -96,6 +190,9 @@ int main(int argc, char** argv) try {
     else if (arg == "--generate") generate_out = next();
     else if (arg == "--audio") generate_audio = next();
     else if (arg == "--image") image_override = next();
+    else if (arg == "--stills") stills_prefix = next();
+    else if (arg == "--video") stills_video = next();
+    else if (arg == "--synthesise-face") { tone = next(); synthesised_out = next(); }
     else if (arg == "--set") { auto [k, v] = engine::parse_assignment(next()); config[k] = v; }
     else if (arg == "--resolutions") {
       resolutions.clear();
@@ -108,7 +205,9 @@ int main(int argc, char** argv) try {
     } else {
       std::cerr << "usage: engine_bench [--seconds S] [--resolutions 512,1024] [--repeat N]\n"
                    "       engine_bench --score AUDIO [--set k=v]...\n"
-                   "       engine_bench --generate OUT.mp4 [--audio A] [--image I] [--set k=v]...\n";
+                   "       engine_bench --generate OUT.mp4 [--audio A] [--image I] [--set k=v]...\n"
+                   "       engine_bench --stills PREFIX [--video V.mp4 | --audio A --image I --set k=v...]\n"
+                   "       engine_bench --synthesise-face medium|deep OUT.png [--image I]\n";
       return 2;
     }
   }
@@ -116,6 +215,20 @@ int main(int argc, char** argv) try {
   const fs::path image = image_override.empty() ? fixtures_dir() / "portrait.png" : fs::path(image_override);
   face::FaceLandmarker::shared();  // model load is not part of the figures
 
+  if (!synthesised_out.empty()) {
+    synthesise_face(image, tone, synthesised_out);
+    return 0;
+  }
+  if (!stills_prefix.empty()) {
+    fs::path video = stills_video;
+    if (video.empty()) {
+      video = temp.path / "stills.mp4";
+      run_job(image, generate_audio.empty() ? fixtures_dir() / "speech_en_5s.wav" : fs::path(generate_audio), video,
+              engine::apply_config({}, config));
+    }
+    write_stills(video, stills_prefix);
+    return 0;
+  }
   if (!generate_out.empty()) {  // one job, for stills and experiments
     const auto result = run_job(image, generate_audio.empty() ? fixtures_dir() / "speech_en_5s.wav" : fs::path(generate_audio),
                                 generate_out, engine::apply_config({}, config));
