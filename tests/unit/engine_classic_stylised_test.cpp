@@ -111,19 +111,13 @@ TEST(StylisedFace, AShadedCharacterMarkedWithFaceBoxTalks) {
 
 // A small drawn face in a large picture: dlib finds nothing, the second detector does.
 TEST(StylisedFace, ACartoonOnlyTheFallbackDetectorFindsTalks) {
-  const test::DrawnFace drawn = test::draw_face({480, 480}, test::DrawnStyle::flat_cartoon);
-  constexpr double kScale = 0.2;
-  cv::Mat small;
-  cv::resize(drawn.picture, small, cv::Size(), kScale, kScale, cv::INTER_AREA);
-  cv::Mat canvas(1000, 1000, CV_8UC3, cv::Scalar(200, 160, 120));
-  const cv::Point at(500, 400);
-  small.copyTo(canvas(cv::Rect(at, small.size())));
+  const test::DrawnFace drawn = test::draw_small_face_in_large_picture(test::DrawnStyle::flat_cartoon);
+  const cv::Mat& canvas = drawn.picture;
   ASSERT_FALSE(face::FaceLandmarker::shared().detect(canvas).has_value()) << "dlib finds it: the test no longer covers the fallback";
   const auto found = face::FaceLandmarker::shared().detect_all(canvas);
   ASSERT_EQ(found.size(), 1u);
   EXPECT_EQ(found[0].detector, "cascade");
-  const cv::Point2f mouth = cv::Point2f(at) + drawn.mouth * static_cast<float>(kScale);
-  expect_talks(talk(canvas, mouth, drawn.mouth_width * static_cast<float>(kScale), {}));
+  expect_talks(talk(canvas, drawn.mouth, drawn.mouth_width, {}));
 }
 
 TEST(StylisedFace, NoFaceInAFlatPictureIsStillNoFace) {

@@ -90,4 +90,26 @@ inline DrawnFace draw_face(cv::Size size, DrawnStyle style, cv::Scalar skin = {1
   return out;
 }
 
+// A drawn face (480 px, scaled by 0.2) at (500, 400) in a 1000×1000 picture: under HOG's
+// smallest window there (80 px: a picture that size is scanned at full size), above the
+// cascade's, so only the second detector finds it. Face, mouth and eyes in the big picture.
+inline DrawnFace draw_small_face_in_large_picture(DrawnStyle style) {
+  constexpr float kScale = 0.2f;
+  const cv::Point2f at(500, 400);
+  DrawnFace drawn = draw_face({480, 480}, style);
+  cv::Mat small;
+  cv::resize(drawn.picture, small, cv::Size(), kScale, kScale, cv::INTER_AREA);
+  DrawnFace out;
+  out.picture = cv::Mat(1000, 1000, CV_8UC3, cv::Scalar(200, 160, 120));
+  small.copyTo(out.picture(cv::Rect(cv::Point(at), small.size())));
+  out.face = cv::Rect(cvRound(at.x + drawn.face.x * kScale), cvRound(at.y + drawn.face.y * kScale), cvRound(drawn.face.width * kScale),
+                      cvRound(drawn.face.height * kScale));
+  out.mouth = at + drawn.mouth * kScale;
+  out.mouth_width = drawn.mouth_width * kScale;
+  out.left_eye = at + drawn.left_eye * kScale;
+  out.right_eye = at + drawn.right_eye * kScale;
+  out.eye_width = drawn.eye_width * kScale;
+  return out;
+}
+
 }  // namespace sonic::test
