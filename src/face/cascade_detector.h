@@ -27,7 +27,6 @@ namespace sonic::face {
 struct CascadeFace {
   cv::Rect box;        // the cascade's own square box (brows to below the mouth), picture pixels
   int neighbours = 0;  // overlapping raw hits merged into this one: more = surer
-  std::vector<cv::Rect> eyes;  // what find_eyes found in it (at least one, or it is no face)
 };
 
 class CascadeFaceDetector {
@@ -35,10 +34,10 @@ class CascadeFaceDetector {
   static CascadeFaceDetector& shared();
 
   bool available() const;
-  // Every face of at least `min_side` pixels in an 8-bit grey picture, largest first. A
-  // face box counts only when find_eyes sees an eye in it: the face cascade alone also
-  // fires on collars, helmets and folds (measured: such false alarms have no eyes, the
-  // photos and drawn faces of the tests have two).
+  // Every face box of at least `min_side` pixels in an 8-bit grey picture, largest first,
+  // unverified: the face cascade alone also fires on collars, helmets and folds, so a box
+  // should count only when find_eyes sees an eye in it (measured: such false alarms have no
+  // eyes, the photos and drawn faces of the tests have two). detect_all does that.
   std::vector<CascadeFace> detect(const cv::Mat& grey, int min_side) const;
   // The eyes (OpenCV's haarcascade_eye.xml) in the upper 60 % of `face_box` of an 8-bit grey
   // picture, left to right, in picture pixels; the face is scanned at 120 px wide.
