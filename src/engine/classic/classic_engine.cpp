@@ -1,10 +1,12 @@
 // ClassicEngine::generate — the whole pipeline of the built-in engine, stage by stage:
 // load (decode picture and sound) → detect (face and 68 landmarks) → analyse (speech
 // features, mouth and motion tracks) → render (warp each frame and stream it to the MP4
-// writer). The parts live next to this file: framing, mouth_track, motion_track, face_mesh,
-// face_warper. Runs on the caller's thread and owns everything it creates; while rendering,
-// one encoder thread of its own (joined before generate() returns or throws) feeds the
-// frames to the MP4 writer, so rendering and encoding overlap.
+// writer). The parts live next to this file: animation (the face that speaks; the tracks,
+// framing and warper that render frame i), mouth_track, motion_track, face_mesh,
+// face_warper, mouth_interior; and engine/framing. Runs on the caller's thread and owns
+// everything it creates; while rendering, one encoder thread of its own (joined before
+// generate() returns or throws) feeds the frames to the MP4 writer, so rendering and
+// encoding overlap.
 #include "engine/classic/classic_engine.h"
 
 #include <chrono>
@@ -15,21 +17,13 @@
 #include <mutex>
 #include <thread>
 #include <vector>
-#include <opencv2/imgproc.hpp>
 
-#include "audio/speech_features.h"
-#include "engine/classic/face_warper.h"
-#include "engine/framing.h"
-#include "engine/classic/motion_track.h"
-#include "engine/classic/mouth_track.h"
-#include "face/face_cache.h"
-#include "face/landmarks.h"
+#include "engine/classic/animation.h"
 #include "media/audio.h"
 #include "media/image.h"
 #include "media/mp4_writer.h"
 #include "util/error.h"
 #include "util/log.h"
-#include "util/sha256.h"
 
 namespace sonic::engine {
 namespace {
@@ -38,25 +32,6 @@ using Clock = std::chrono::steady_clock;
 
 double seconds_since(Clock::time_point start) {
   return std::chrono::duration<double>(Clock::now() - start).count();
-}
-
-// Where each frame's audio analysis window sits relative to the frame's own interval.
-// align_mouth: calibrated with `score` so the rendered mouth opening peaks with the
-// loudness (the mouth track's one-frame anticipation and its attack/release smoothing
-// cancel out, so no extra shift is needed). Without align_mouth the engine behaves like a
-// naive pipeline whose analysis windows are centred 40 ms late: the mouth moves 40 ms before
-// the sound (one frame at 25 fps).
-double mouth_analysis_offset_s(bool align_mouth) { return align_mouth ? 0.0 : 0.040; }
-
-// Where the warp may act, in output pixels: the face region grown by a quarter of its side
-// all round (room for the ring of hair, ears and neck that follows the head halfway),
-// clipped to the output. Outside it every frame is the still picture: no seam in full_frame,
-// and less work on the background of a wide frame.
-cv::Rect warp_region(const Framing& framing) {
-  const cv::Rect& face = framing.face_region;
-  const int grow = face.width / 4;
-  const cv::Rect grown(face.x - grow, face.y - grow, face.width + 2 * grow, face.height + 2 * grow);
-  return framing.to_output(grown) & cv::Rect(cv::Point(0, 0), framing.output_size);
 }
 
 // x264 settings, measured on the 512 px benchmark clip (docs/engine.md): veryfast with
@@ -187,34 +162,7 @@ EngineResult ClassicEngine::generate(const JobInput& job, const ProgressCallback
   // detect
   stage_start = Clock::now();
   report("detect", 0.04);
-  face::DetectedFace face;
-  cv::Rect face_box;
-  if (params.face_box) {
-    const auto [x, y, w, h] = *params.face_box;
-    face_box = cv::Rect(x, y, w, h);
-    if ((face_box & cv::Rect(0, 0, picture.cols, picture.rows)).area() < face_box.area() / 2 || w < 8 || h < 8)
-      throw Error(ErrorCode::invalid_param,
-                  "face_box must lie inside the image (" + std::to_string(picture.cols) + "x" +
-                      std::to_string(picture.rows) + " pixels) and be at least 8 pixels wide and high.",
-                  "face_box");
-    // Checked: on a drawn face dlib's fit falls back to the layout fitted to the box.
-    face = face::FaceLandmarker::shared().fit_face(picture, face_box);
-    face.detector = "face_box";
-  } else {
-    // Every face (dlib, then the cascade for stylised faces), cached by the picture's hash.
-    const auto faces = face::faces_in_picture(sha256_file_hex(job.image), picture);
-    if (faces->empty())
-      throw Error(ErrorCode::no_face,
-                  "No face was found in the image. Use a clear, well-lit frontal photo, or pass "
-                  "face_box [x,y,w,h] to mark the face.",
-                  "image");
-    face = faces->front();
-    // The detector's box is tight (brows to chin); make sure every landmark is inside.
-    face_box = face.box | cv::boundingRect(std::vector<cv::Point2f>(face.points.begin(), face.points.end()));
-  }
-  const face::Landmarks& landmarks = face.points;
-  log::info("classic engine face", {{"detector", face.detector}, {"confidence", face.confidence},
-                                     {"fit_confidence", face.fit_confidence}, {"box_layout", face.box_layout}});
+  const JobFace face = face_for_job(picture, job.image, params);
   cancel.throw_if_canceled();
   result.stage_seconds["detect"] = seconds_since(stage_start);
   report("detect", 0.08);
@@ -222,27 +170,9 @@ EngineResult ClassicEngine::generate(const JobInput& job, const ProgressCallback
   // analyse
   stage_start = Clock::now();
   report("analyse", 0.08);
+  Animation animation(picture, face, params, job.limits, analysis_audio, duration);
+  const Framing& framing = animation.framing();
   const int fps = params.fps;
-  const int frame_count = static_cast<int>(std::lround(duration * fps));
-  const auto mouth_features = audio::speech_features_per_frame(
-      analysis_audio.samples, analysis_audio.sample_rate, fps, frame_count, mouth_analysis_offset_s(params.align_mouth));
-  const auto motion_features = params.align_mouth
-                                   ? mouth_features
-                                   : audio::speech_features_per_frame(analysis_audio.samples, analysis_audio.sample_rate,
-                                                                      fps, frame_count, 0.0);
-  const auto mouth = mouth_track(mouth_features, {.fps = static_cast<double>(fps),
-                                                  .dynamic_scale = params.dynamic_scale,
-                                                  .smooth = params.smooth_motion});
-  const auto motion = motion_track(motion_features, {.fps = static_cast<double>(fps),
-                                                     .motion_scale = params.motion_scale,
-                                                     .smooth = params.smooth_motion,
-                                                     .seed = static_cast<std::uint64_t>(params.seed)});
-  FramingOptions framing_options = FramingOptions::of(params, job.limits);
-  float eye_y = 0;
-  for (int i = 36; i <= 47; ++i) eye_y += landmarks[static_cast<size_t>(i)].y / 12.0f;
-  framing_options.eye_y = eye_y;
-  const Framing framing = plan_framing(picture.size(), face_box, framing_options);
-  FaceWarper warper(framed_picture(picture, framing), to_output(landmarks, framing), warp_region(framing));
   cancel.throw_if_canceled();
   result.stage_seconds["analyse"] = seconds_since(stage_start);
   report("analyse", 0.12);
@@ -288,8 +218,7 @@ EngineResult ClassicEngine::generate(const JobInput& job, const ProgressCallback
       cv::Mat* frame = queue.next_free();
       if (!frame) break;  // the encoder failed; its error is rethrown below
       const auto render_start = Clock::now();
-      const size_t k = static_cast<size_t>(std::min(i, frame_count - 1));
-      warper.render(frame_count > 0 ? mouth[k] : MouthControls{}, frame_count > 0 ? motion[k] : MotionFrame{}, *frame);
+      animation.render(i, *frame);
       render_seconds += seconds_since(render_start);
       queue.push_filled(frame);
       report("render", 0.12 + 0.87 * (i + 1) / std::max(1, frames));
