@@ -154,7 +154,9 @@ EngineResult ClassicEngine::generate(const JobInput& job, const ProgressCallback
   report("load", 0.0);
   const cv::Mat picture = media::decode_image(job.image, job.limits);
   media::PcmAudio analysis_audio = media::decode_audio(job.audio, 16000, job.limits);
-  const media::PcmAudio output_audio = media::decode_audio(job.audio, 48000, job.limits);
+  // The output track is pulled by the MP4 writer as it goes, never all in memory: peak memory
+  // does not grow with the clip's length (a 300 s track at 48 kHz would be 58 MB of floats).
+  media::AudioStream output_audio(job.audio, 48000, job.limits);
   const double duration = params.duration_s.value_or(analysis_audio.duration_s());
   if (duration <= 0)
     throw Error(ErrorCode::unreadable_media, "The audio holds no sound samples. Upload a recording with speech in it.", "audio");
@@ -176,6 +178,7 @@ EngineResult ClassicEngine::generate(const JobInput& job, const ProgressCallback
   stage_start = Clock::now();
   report("analyse", 0.08);
   Animation animation(picture, face, params, job.limits, analysis_audio, duration);
+  analysis_audio = {};  // analysed: its memory is not needed while rendering
   const Framing& framing = animation.framing();
   const int fps = params.fps;
   cancel.throw_if_canceled();
