@@ -174,6 +174,27 @@ std::optional<MouthLine> find_mouth_line(const cv::Mat& bgr, const cv::Rect& box
   return line;
 }
 
+double texture_of(const cv::Mat& bgr, const cv::Rect& box) {
+  const cv::Rect inside = box & cv::Rect(0, 0, bgr.cols, bgr.rows);
+  if (inside.width < 8 || inside.height < 8) return 0.0;
+  // The face at 64 px, whatever its size: an upscaled photo's noise and a drawing's flat
+  // areas then measure the same at every size.
+  constexpr int kSide = 64;
+  cv::Mat face, grey;
+  cv::resize(bgr(inside), face, cv::Size(kSide, kSide), 0, 0, inside.width > kSide ? cv::INTER_AREA : cv::INTER_LINEAR);
+  if (face.channels() == 3) cv::cvtColor(face, grey, cv::COLOR_BGR2GRAY);
+  else if (face.channels() == 4) cv::cvtColor(face, grey, cv::COLOR_BGRA2GRAY);
+  else grey = face;
+  cv::Mat g, blurred;
+  grey(cv::Rect(kSide / 5, kSide / 5, kSide * 3 / 5, kSide * 3 / 5)).convertTo(g, CV_32F);
+  cv::GaussianBlur(g, blurred, cv::Size(0, 0), 1.0);
+  const cv::Mat detail = cv::abs(g - blurred);
+  std::vector<float> values(detail.begin<float>(), detail.end<float>());
+  const auto at = values.begin() + static_cast<std::ptrdiff_t>(values.size() * 3 / 10);
+  std::nth_element(values.begin(), at, values.end());
+  return *at;
+}
+
 double fit_confidence(const Landmarks& p, const cv::Rect& box, const std::optional<MouthLine>& mouth) {
   const cv::Point2f left_eye = mean_of(p, 36, 41), right_eye = mean_of(p, 42, 47);
   const cv::Point2f eye_line = right_eye - left_eye;

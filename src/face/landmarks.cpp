@@ -330,10 +330,11 @@ DetectedFace FaceLandmarker::fit_face(const cv::Mat& bgr, const cv::Rect& box) c
   DetectedFace face;
   face.box = box;
   face.points = landmarks_in(bgr, box);
-  const auto mouth = find_mouth_line(bgr, box);
+  // The drawn mouth is looked for only on a drawn face (see landmark_check.h).
+  const auto mouth = is_drawn(bgr, box) ? find_mouth_line(bgr, box) : std::nullopt;
   face.fit_confidence = fit_confidence(face.points, box, mouth);
   if (face.fit_confidence < kMinFitConfidence) {
-    face.points = box_layout(box, mouth, CascadeFaceDetector::shared().find_eyes(to_grey(bgr), box));
+    face.points = box_layout(box, mouth ? mouth : find_mouth_line(bgr, box), CascadeFaceDetector::shared().find_eyes(to_grey(bgr), box));
     face.box_layout = true;
   }
   return face;

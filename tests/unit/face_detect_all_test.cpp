@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include <cstdlib>
+#include <opencv2/imgcodecs.hpp>
 #include <opencv2/imgproc.hpp>
 
 #include "face/cascade_detector.h"
@@ -171,6 +172,40 @@ TEST(FaceLandmarkCheck, ImplausiblePointsScoreZero) {
   for (auto& p : moved) p += cv::Point2f(400, 0);
   EXPECT_EQ(fit_confidence(moved, box, std::nullopt), 0.0) << "a face outside its box";
   EXPECT_EQ(fit_confidence(Landmarks{}, box, std::nullopt), 0.0);
+}
+
+// The mouth line only overrules a fit on a drawn face, so telling photos from drawings must
+// hold at every size, blur and compression.
+TEST(FaceLandmarkCheck, PhotosAreNotDrawings) {
+  const cv::Mat image = portrait();
+  const cv::Rect face(177, 77, 90, 90);
+  const auto scaled = [&](double f) {
+    cv::Mat out;
+    cv::resize(image, out, cv::Size(), f, f, f < 1 ? cv::INTER_AREA : cv::INTER_CUBIC);
+    return std::pair{out, cv::Rect(cvRound(face.x * f), cvRound(face.y * f), cvRound(face.width * f), cvRound(face.height * f))};
+  };
+  std::vector<std::pair<std::string, std::pair<cv::Mat, cv::Rect>>> photos = {
+      {"portrait", {image, face}}, {"half size", scaled(0.5)}, {"3x", scaled(3.0)}, {"6x", scaled(6.0)}};
+  cv::Mat blurred, dark, jpeg;
+  cv::GaussianBlur(image, blurred, cv::Size(0, 0), 2.0);
+  photos.push_back({"blurred", {blurred, face}});
+  image.convertTo(dark, -1, 0.45, 0);
+  photos.push_back({"dark", {dark, face}});
+  std::vector<uchar> bytes;
+  cv::imencode(".jpg", image, bytes, {cv::IMWRITE_JPEG_QUALITY, 50});
+  photos.push_back({"jpeg 50", {cv::imdecode(bytes, cv::IMREAD_COLOR), face}});
+  for (const auto& [name, photo] : photos) {
+    EXPECT_GE(texture_of(photo.first, photo.second), kPhotoTexture) << name;
+    EXPECT_FALSE(is_drawn(photo.first, photo.second)) << name;
+  }
+  for (const auto style : {test::DrawnStyle::flat_cartoon, test::DrawnStyle::shaded_character}) {
+    const test::DrawnFace drawn = test::draw_face({480, 480}, style);
+    EXPECT_TRUE(is_drawn(drawn.picture, drawn.face)) << texture_of(drawn.picture, drawn.face);
+    cv::imencode(".jpg", drawn.picture, bytes, {cv::IMWRITE_JPEG_QUALITY, 75});
+    EXPECT_TRUE(is_drawn(cv::imdecode(bytes, cv::IMREAD_COLOR), drawn.face));
+    const test::DrawnFace small = test::draw_small_face_in_large_picture(style);
+    EXPECT_TRUE(is_drawn(small.picture, small.face)) << texture_of(small.picture, small.face);
+  }
 }
 
 TEST(FaceLandmarkCheck, TheMouthLineFindsADrawnMouth) {
