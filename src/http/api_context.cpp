@@ -13,8 +13,12 @@ namespace fs = std::filesystem;
 std::int64_t unix_now() { return static_cast<std::int64_t>(std::time(nullptr)); }
 
 void send_json(Response& res, int status, const json& body) {
+  send_json_text(res, status, body.dump(-1, ' ', false, json::error_handler_t::replace));
+}
+
+void send_json_text(Response& res, int status, std::string body) {
   res.status = status;
-  res.set_content(body.dump(-1, ' ', false, json::error_handler_t::replace), "application/json");
+  res.set_content(std::move(body), "application/json");
 }
 
 json error_body(const Call& call, ErrorCode code, const std::string& message, const std::string& field) {
@@ -121,6 +125,22 @@ std::string ApiContext::base_url(const Call& call) const {
 
 json ApiContext::job_json(const Call& call, const jobs::JobRecord& job) const {
   json j = job.to_json();
+  j.update(job_links(call, job));
+  return j;
+}
+
+std::string ApiContext::job_json_text(const Call& call, const std::shared_ptr<const jobs::JobRecord>& job) const {
+  // The links first, then the record's own members: the two sets of names never meet.
+  std::string links = job_links(call, *job).dump(-1, ' ', false, json::error_handler_t::replace);
+  std::shared_ptr<const std::string> record = job_texts_.text(job);
+  links.pop_back();  // '}'
+  links += ',';
+  links.append(*record, 1);  // after its '{'
+  return links;
+}
+
+json ApiContext::job_links(const Call& call, const jobs::JobRecord& job) const {
+  json j;
   j["success"] = true;
   std::string base = base_url(call);
   j["status_url"] = base + "/api/jobs/" + job.id;

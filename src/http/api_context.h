@@ -17,6 +17,7 @@
 
 #include "http/auth.h"
 #include "http/http_server.h"
+#include "http/job_json_cache.h"
 #include "http/metrics.h"
 #include "http/rate_limit.h"
 #include "http/router.h"
@@ -67,10 +68,19 @@ class ApiContext {
   jobs::JobRecord visible_job(const Call& call, const std::string& id) const;
   std::string base_url(const Call& call) const;
   json job_json(const Call& call, const jobs::JobRecord& job) const;
+  // job_json() as text, from the record's cached serialisation (job_json_cache.h).
+  std::string job_json_text(const Call& call, const std::shared_ptr<const jobs::JobRecord>& job) const;
+
+ private:
+  // What job_json() adds to JobRecord::to_json(): "success" and the URLs of this request.
+  json job_links(const Call& call, const jobs::JobRecord& job) const;
+  mutable JobJsonCache job_texts_;
 };
 
 std::int64_t unix_now();
 void send_json(Response& res, int status, const json& body);
+// A body that is already JSON text.
+void send_json_text(Response& res, int status, std::string body);
 json error_body(const Call& call, ErrorCode code, const std::string& message, const std::string& field);
 void send_error(Call& call, const Error& e);
 // The error of a finished job as the API answers it (the job id included).

@@ -30,10 +30,17 @@ void list_jobs(ApiContext& api, Call& call) {
   if (limit < 1 || limit > 100) throw Error(ErrorCode::invalid_param, "limit must be 1 to 100.", "limit");
   // An admin's list is everyone's jobs.
   std::string client = call.identity && call.identity->admin ? "" : api.owner(call);
-  json list = json::array();
-  for (const auto& job : api.service.list(client, offset, limit)) list.push_back(api.job_json(call, job));
-  send_json(call.res, 200,
-            {{"success", true}, {"jobs", list}, {"total", api.service.count(client)}, {"offset", offset}, {"limit", limit}});
+  // Assembled as text from each record's cached serialisation (job_json_cache.h).
+  std::string body = R"({"success":true,"jobs":[)";
+  bool first = true;
+  for (const auto& job : api.service.list_records(client, offset, limit)) {
+    if (!first) body += ',';
+    first = false;
+    body += api.job_json_text(call, job);
+  }
+  body += "],\"total\":" + std::to_string(api.service.count(client)) + ",\"offset\":" + std::to_string(offset) +
+          ",\"limit\":" + std::to_string(limit) + "}";
+  send_json_text(call.res, 200, std::move(body));
 }
 
 void events(ApiContext& api, Call& call) {

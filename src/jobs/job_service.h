@@ -141,6 +141,9 @@ class JobService {
   std::optional<SubmitOutcome> submit_if_cached(JobSpec spec);
   std::optional<JobRecord> get(const std::string& id) const;
   std::vector<JobRecord> list(const std::string& client, int offset, int limit) const;
+  std::vector<std::shared_ptr<const JobRecord>> list_records(const std::string& client, int offset, int limit) const {
+    return store_->list_records(client, offset, limit);
+  }
   int count(const std::string& client) const;
   // Whether `client` has a job whose video is outputs/`output_file`.
   bool output_owned_by(const std::string& output_file, const std::string& client) const;

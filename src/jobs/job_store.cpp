@@ -399,6 +399,13 @@ bool JobStore::remove(const std::string& id) {
 }
 
 std::vector<JobRecord> JobStore::list(const std::string& client, int offset, int limit) const {
+  std::vector<JobRecord> out;
+  for (const auto& record : list_records(client, offset, limit)) out.push_back(*record);
+  return out;
+}
+
+std::vector<std::shared_ptr<const JobRecord>> JobStore::list_records(const std::string& client, int offset,
+                                                                     int limit) const {
   std::lock_guard lock(mutex_);
   std::vector<std::string> ids;
   {
@@ -417,11 +424,12 @@ std::vector<JobRecord> JobStore::list(const std::string& client, int offset, int
   }
   if (!args.empty())
     for (const JobRecord& row : read_rows("WHERE id IN (" + missing + ")", args)) cache_.put(row);
-  std::vector<JobRecord> out;
+  std::vector<std::shared_ptr<const JobRecord>> out;
   out.reserve(ids.size());
   for (const auto& id : ids) {
-    if (auto record = cache_.find(id)) out.push_back(*record);
-    else if (auto rows = read_rows("WHERE id=?", {Value(id)}); !rows.empty()) out.push_back(std::move(rows.front()));
+    if (auto record = cache_.find(id)) out.push_back(std::move(record));
+    else if (auto rows = read_rows("WHERE id=?", {Value(id)}); !rows.empty())
+      out.push_back(std::make_shared<const JobRecord>(std::move(rows.front())));
   }
   return out;
 }

@@ -53,6 +53,9 @@ class JobStore {
 
   // Newest first. Empty client = all clients.
   std::vector<JobRecord> list(const std::string& client, int offset, int limit) const;
+  // The same rows as shared, immutable records (the record cache's own, not copies): the
+  // job list route serialises each record once (http/job_json_cache.h).
+  std::vector<std::shared_ptr<const JobRecord>> list_records(const std::string& client, int offset, int limit) const;
   int count(const std::string& client) const;
   // Jobs of `client` that are queued or running.
   int count_active(const std::string& client) const;
