@@ -71,6 +71,8 @@ export default {
   'preset.news-anchor.description': 'A calm, steady head with precise lip sync, for announcements, lessons and guides.',
   'preset.singing.name': 'Singing',
   'preset.singing.description': 'Bigger mouth shapes and more head movement to carry a song.',
+  'preset.presenter_9x16.name': 'Vertical presenter',
+  'preset.presenter_9x16.description': 'A vertical 9:16 head-and-shoulders clip for phone feeds and short videos.',
 
   'framing.shot_legend': 'How much to show',
   'framing.close': 'Face close-up',
