@@ -29,6 +29,7 @@
 #include "http/http_server.h"
 #include "jobs/job_service.h"
 #include "util/error.h"
+#include "util/key_file.h"
 #include "util/log.h"
 
 namespace sonic::app {
@@ -95,23 +96,8 @@ struct ServeOptions {
 // With auth on and no HS256 secret to derive it from, signed URLs need a key that survives
 // restarts: one is made once in the data dir (mode 0600) unless --url-signing-key-file says.
 std::string persistent_url_key(const std::string& data_dir) {
-  std::filesystem::path dir(data_dir);
-  std::error_code ec;
-  std::filesystem::create_directories(dir, ec);
-  auto path = dir / "url-signing.key";
-  if (!std::filesystem::exists(path, ec)) {
-    const std::string hex = http::random_hex(32);
-    auto tmp = path;
-    tmp += ".tmp";
-    int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-    if (fd < 0 || ::write(fd, hex.data(), hex.size()) != static_cast<ssize_t>(hex.size()) || ::fsync(fd) != 0) {
-      if (fd >= 0) ::close(fd);
-      throw Error(ErrorCode::internal, "Cannot write " + tmp.string() + ".");
-    }
-    ::close(fd);
-    std::filesystem::rename(tmp, path, ec);
-    if (ec) throw Error(ErrorCode::internal, "Cannot write " + path.string() + ": " + ec.message());
-  }
+  auto path = std::filesystem::path(data_dir) / "url-signing.key";
+  util::create_key_file_if_missing(path);
   return path.string();
 }
 
