@@ -90,6 +90,12 @@ struct ServeOptions {
   int body_timeout_s = 30;
   double min_upload_kb_s = 4;
   int write_timeout_s = 30;
+  // Scale-out over Redis Streams (docs/scaling.md).
+  std::string redis;
+  std::string redis_prefix = "sonic";
+  double lease_s = 30;
+  int max_deliveries = 3;
+  double worker_url_ttl_h = 24;
   std::set<std::string> from_config_file;  // settings the config file gave (flag names)
 };
 
@@ -132,7 +138,9 @@ void apply_config_file(CLI::App& cmd, ServeOptions& o) {
       {"max-connections-per-client", num(o.max_connections_per_client)}, {"max-headers", num(o.max_headers)},
       {"max-head-kb", num(o.max_head_kb)}, {"head-timeout-s", num(o.head_timeout_s)},
       {"keepalive-timeout-s", num(o.keepalive_timeout_s)}, {"body-timeout-s", num(o.body_timeout_s)},
-      {"min-upload-kb-s", num(o.min_upload_kb_s)}, {"write-timeout-s", num(o.write_timeout_s)}};
+      {"min-upload-kb-s", num(o.min_upload_kb_s)}, {"write-timeout-s", num(o.write_timeout_s)},
+      {"redis", num(o.redis)}, {"redis-prefix", num(o.redis_prefix)}, {"lease-s", num(o.lease_s)},
+      {"max-deliveries", num(o.max_deliveries)}, {"worker-url-ttl-h", num(o.worker_url_ttl_h)}};
   for (auto it = file.begin(); it != file.end(); ++it) {
     std::string key = it.key();
     for (char& c : key)
@@ -226,7 +234,7 @@ int run_serve(CLI::App& cmd, ServeOptions o) {
   try {
     jobs::ServiceConfig sc;
     sc.data_dir = o.data_dir;
-    sc.workers = std::max(1, o.workers);
+    sc.workers = o.redis.empty() ? std::max(1, o.workers) : std::max(0, o.workers);
     sc.queue_capacity = static_cast<std::size_t>(std::max(1, o.queue_size));
     sc.default_engine = o.engine;
     sc.limits.max_audio_seconds = o.max_audio_s;
@@ -236,6 +244,25 @@ int run_serve(CLI::App& cmd, ServeOptions o) {
     sc.cache = !o.no_cache;
     sc.isolate_clients = auth->enabled();
     sc.max_active_per_client = std::max(0, o.max_active_jobs);
+    sc.version = SONIC_VERSION;
+    if (!o.redis.empty()) {
+      // With Redis, jobs go to remote workers; engine threads here only when --workers says.
+      auto given = [&](const std::string& name) {
+        return cmd.get_option("--" + name)->count() > 0 || o.from_config_file.count(name) > 0;
+      };
+      if (!given("workers")) sc.workers = 0;
+      if (o.lease_s < 1) throw Error(ErrorCode::invalid_config, "--lease-s must be at least 1.", "lease-s");
+      if (o.max_deliveries < 1)
+        throw Error(ErrorCode::invalid_config, "--max-deliveries must be at least 1.", "max-deliveries");
+      jobs::remote::RemoteConfig rc;
+      rc.redis = jobs::remote::parse_redis_url(o.redis);
+      rc.prefix = o.redis_prefix;
+      rc.lease = std::chrono::milliseconds(static_cast<long>(o.lease_s * 1000));
+      rc.max_deliveries = o.max_deliveries;
+      rc.url_ttl = std::chrono::seconds(static_cast<long>(std::max(0.01, o.worker_url_ttl_h) * 3600));
+      rc.max_result_bytes = static_cast<std::uint64_t>(o.max_upload_mb * 1024 * 1024);
+      sc.remote = rc;
+    }
 
     http::HttpConfig hc;
     hc.host = o.host;
@@ -397,6 +424,16 @@ void add_serve_command(CLI::App& app) {
   opt("--write-timeout-s", o->write_timeout_s, "SONIC_WRITE_TIMEOUT_S",
       "Seconds without progress writing a response before the connection is closed");
   cmd->add_flag("--no-cache", o->no_cache, "Disable the result cache and in-flight dedup")->envname("SONIC_NO_CACHE");
+  opt("--redis", o->redis, "SONIC_REDIS_URL",
+      "redis://[user:password@]host:port/db: send jobs to `sonic-server worker` processes (docs/scaling.md); "
+      "without --workers, none run here");
+  opt("--redis-prefix", o->redis_prefix, "SONIC_REDIS_PREFIX", "Prefix of every Redis key (several deployments, one Redis)");
+  opt("--lease-s", o->lease_s, "SONIC_LEASE_S",
+      "Seconds a remote job's lease lasts unrenewed before another worker takes it over (same on every worker)");
+  opt("--max-deliveries", o->max_deliveries, "SONIC_MAX_DELIVERIES",
+      "Runs of one remote job before it is dead-lettered and fails as worker_crashed");
+  opt("--worker-url-ttl-h", o->worker_url_ttl_h, "SONIC_WORKER_URL_TTL_H",
+      "Hours a job message's signed file URLs stay valid");
   cmd->callback([o, cmd] { throw CLI::RuntimeError(run_serve(*cmd, *o)); });
 }
 

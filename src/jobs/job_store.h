@@ -64,6 +64,10 @@ class JobStore {
   // Finished jobs whose output is older than `before_ms` and not yet expired.
   std::vector<JobRecord> outputs_finished_before(std::int64_t before_ms) const;
 
+  // The current remote attempt of a job dispatched over Redis (schema step 2).
+  void put_remote_attempt(const RemoteAttempt& attempt);
+  std::optional<RemoteAttempt> remote_attempt(const std::string& job_id) const;
+
  private:
   struct Statement;
   void migrate();  // applies the schema steps this database lacks (constructor)

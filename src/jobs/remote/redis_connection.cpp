@@ -9,6 +9,8 @@
 #include <random>
 #include <thread>
 
+#include "util/hex.h"
+
 namespace sonic::jobs::remote {
 namespace {
 
@@ -62,13 +64,7 @@ std::string sha1_hex(const std::string& text) {
   unsigned char digest[EVP_MAX_MD_SIZE];
   unsigned int size = 0;
   EVP_Digest(text.data(), text.size(), digest, &size, EVP_sha1(), nullptr);
-  static const char* hex = "0123456789abcdef";
-  std::string out;
-  for (unsigned int i = 0; i < size; ++i) {
-    out += hex[digest[i] >> 4];
-    out += hex[digest[i] & 15];
-  }
-  return out;
+  return util::to_hex(digest, size);
 }
 
 }  // namespace
