@@ -26,6 +26,7 @@
 #include <thread>
 
 #include "app/commands.h"
+#include "engine/external/engine_declaration.h"
 #include "http/http_server.h"
 #include "jobs/job_service.h"
 #include "util/error.h"
@@ -97,6 +98,9 @@ struct ServeOptions {
   int max_deliveries = 3;
   double worker_url_ttl_h = 24;
   std::set<std::string> from_config_file;  // settings the config file gave (flag names)
+  // External engines (docs/engine-protocol.md): flags, then the config file's list.
+  std::vector<std::string> external_engines;
+  nlohmann::json external_engines_json;
 };
 
 // With auth on and no HS256 secret to derive it from, signed URLs need a key that survives
@@ -140,7 +144,9 @@ void apply_config_file(CLI::App& cmd, ServeOptions& o) {
       {"keepalive-timeout-s", num(o.keepalive_timeout_s)}, {"body-timeout-s", num(o.body_timeout_s)},
       {"min-upload-kb-s", num(o.min_upload_kb_s)}, {"write-timeout-s", num(o.write_timeout_s)},
       {"redis", num(o.redis)}, {"redis-prefix", num(o.redis_prefix)}, {"lease-s", num(o.lease_s)},
-      {"max-deliveries", num(o.max_deliveries)}, {"worker-url-ttl-h", num(o.worker_url_ttl_h)}};
+      {"max-deliveries", num(o.max_deliveries)}, {"worker-url-ttl-h", num(o.worker_url_ttl_h)},
+      {"external-engine", num(o.external_engines)},
+      {"external-engines", Setter([&o](const nlohmann::json& v) { o.external_engines_json = v; })}};
   for (auto it = file.begin(); it != file.end(); ++it) {
     std::string key = it.key();
     for (char& c : key)
@@ -148,7 +154,7 @@ void apply_config_file(CLI::App& cmd, ServeOptions& o) {
     auto setter = setters.find(key);
     if (setter == setters.end())
       throw Error(ErrorCode::invalid_config, "Unknown setting '" + it.key() + "' in " + o.config_file + ".", it.key());
-    if (cmd.get_option("--" + key)->count() > 0) continue;  // a flag or env var wins
+    if (key != "external-engines" && cmd.get_option("--" + key)->count() > 0) continue;  // a flag or env var wins
     try {
       setter->second(it.value());
       o.from_config_file.insert(key);
@@ -292,6 +298,16 @@ int run_serve(CLI::App& cmd, ServeOptions o) {
     hc.min_body_kb_per_s = std::max(0.0, o.min_upload_kb_s);
     hc.write_timeout = std::chrono::seconds(std::max(1, o.write_timeout_s));
 
+    // External engines start loading their models now, while the rest comes up; the same
+    // declarations work for `worker` and `generate`.
+    std::vector<engine::external::EngineDeclaration> declarations =
+        engine::external::engine_declarations_from_json(o.external_engines_json);
+    for (const auto& text : o.external_engines) declarations.push_back(engine::external::parse_engine_declaration(text));
+    engine::install_external_engines(declarations);
+    struct EnginesStop {
+      ~EnginesStop() { engine::stop_external_engines(); }
+    } engines_stop;
+
     jobs::JobService service(sc);
     http::HttpServer server(hc, service);
     int port = server.bind();
@@ -434,6 +450,9 @@ void add_serve_command(CLI::App& app) {
       "Runs of one remote job before it is dead-lettered and fails as worker_crashed");
   opt("--worker-url-ttl-h", o->worker_url_ttl_h, "SONIC_WORKER_URL_TTL_H",
       "Hours a job message's signed file URLs stay valid");
+  cmd->add_option("--external-engine", o->external_engines,
+                  "An external engine, NAME=COMMAND ARGS (no shell) or a JSON object; repeatable "
+                  "(docs/engine-protocol.md)");
   cmd->callback([o, cmd] { throw CLI::RuntimeError(run_serve(*cmd, *o)); });
 }
 

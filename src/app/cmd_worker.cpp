@@ -13,6 +13,7 @@
 
 #include "app/commands.h"
 #include "engine/engine.h"
+#include "engine/external/engine_declaration.h"
 #include "http/worker_file_client.h"
 #include "jobs/remote/remote_worker.h"
 #include "util/error.h"
@@ -26,6 +27,7 @@ struct WorkerOptions {
   std::string server;
   std::string prefix = "sonic";
   std::vector<std::string> engines;
+  std::vector<std::string> external_engines;  // declared as for `serve` (docs/engine-protocol.md)
   int slots = 1;
   double lease_s = 30;
   double heartbeat_s = 2;
@@ -45,7 +47,14 @@ int run_worker(const WorkerOptions& o) {
   sigaddset(&signals, SIGTERM);
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
   ::signal(SIGPIPE, SIG_IGN);
+  // External engines are declared as for `serve` and `generate`; their processes end with us.
+  struct EnginesStop {
+    ~EnginesStop() { engine::stop_external_engines(); }
+  } engines_stop;
   try {
+    std::vector<engine::external::EngineDeclaration> declarations;
+    for (const auto& text : o.external_engines) declarations.push_back(engine::external::parse_engine_declaration(text));
+    engine::install_external_engines(declarations);
     jobs::remote::WorkerConfig wc;
     wc.redis = jobs::remote::parse_redis_url(o.redis);
     wc.prefix = o.prefix;
@@ -97,6 +106,9 @@ void add_worker_command(CLI::App& app) {
   opt("--redis-prefix", o->prefix, "SONIC_REDIS_PREFIX", "Prefix of every Redis key (the server's --redis-prefix)");
   cmd->add_option("--engine", o->engines, "An engine to serve (repeatable); default: every engine of this binary")
       ->envname("SONIC_WORKER_ENGINES");
+  cmd->add_option("--external-engine", o->external_engines,
+                  "An external engine, NAME=COMMAND ARGS (no shell) or a JSON object; repeatable "
+                  "(docs/engine-protocol.md); the server declares the same name");
   opt("--slots", o->slots, "SONIC_WORKER_SLOTS", "Jobs this worker runs at once");
   opt("--lease-s", o->lease_s, "SONIC_LEASE_S",
       "Seconds a job's lease lasts without renewal (the server's --lease-s; renewed 4x as often)");

@@ -110,6 +110,7 @@ std::string HttpMetrics::render(const jobs::ServiceMetrics& s) const {
   for (const auto& [stage, h] : s.stage_seconds)
     histogram_lines(out, "sonic_stage_duration_seconds", "stage=\"" + stage + "\"", h);
   if (s.remote) remote_lines(out, *s.remote);
+  out += jobs::engine_metrics_text(s.engines);
   return out;
 }
 

@@ -1,8 +1,8 @@
 // Dispatcher: what takes queued jobs from the service's fair queue and gets them run.
 // `serve` has the local one (engine threads in this process, LocalDispatcher), the Redis
 // one (remote `worker` processes over Redis Streams, remote/redis_dispatcher.h), or both
-// (--redis with --workers N). Each pulls from the same FairQueue only when it has a free
-// slot, so fairness between users and the cancel of a queued job hold whoever runs it.
+// (--redis with --workers N). Each pulls from the same per-engine fair queues only when it
+// has a free slot for that engine, so fairness between users and the cancel of a queued job hold whoever runs it.
 //
 // A dispatcher reports every state change through JobUpdates; the service keeps the
 // queue, the cache, submission, recovery and the janitor.
@@ -15,7 +15,7 @@
 #include <filesystem>
 #include <string>
 
-#include "jobs/fair_queue.h"
+#include "jobs/engine_queues.h"
 #include "jobs/job_store.h"
 #include "jobs/job_updates.h"
 #include "media/limits.h"
@@ -26,7 +26,7 @@ namespace sonic::jobs {
 struct DispatchContext {
   JobStore& store;
   JobUpdates& updates;
-  FairQueue& queue;
+  EngineQueues& queue;  // one fair queue per engine
   std::filesystem::path uploads_dir, outputs_dir, tmp_dir;
   media::MediaLimits limits;
   std::string version;  // of this binary
@@ -46,6 +46,8 @@ class Dispatcher {
   // Jobs running now, and how many can run at once (wait estimates, metrics).
   virtual int running() const = 0;
   virtual int slots() const = 0;
+  // A job was pushed on the queue (the Redis feeder waits for a free slot and a job).
+  virtual void job_queued() {}
   // Why queued jobs would wait forever now ("no worker for engine classic"), or "".
   virtual std::string not_ready() const = 0;
 };

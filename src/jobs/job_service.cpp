@@ -37,13 +37,9 @@ JobService::JobService(ServiceConfig config) : config_(std::move(config)), queue
   store_ = std::make_unique<JobStore>(config_.data_dir / "sonic.db");
   updates_ = std::make_unique<JobUpdates>(*store_, events_, uploads_dir_);
 
-  // Engine catalogue: metadata only (name, version); workers make their own instances.
-  auto default_engine = engine::make_engine(config_.default_engine);
-  default_engine_ = default_engine->name();
-  for (const std::string& name : engine::engine_names()) {
-    auto e = engine::make_engine(name);
-    engines_.push_back({e->name(), e->version(), e->description(), e->name() == default_engine_, e->parameters()});
-  }
+  // Engines: one queue each; whoever runs them makes its own instances.
+  default_engine_ = engine::make_engine(config_.default_engine)->name();
+  for (const std::string& name : engine::engine_names()) queue_.add_engine(name);
 
   // Who runs jobs: engine threads here (--workers), remote workers over Redis (--redis), or both.
   DispatchContext context{*store_, *updates_, queue_, uploads_dir_, outputs_dir_, tmp_dir_, config_.limits, config_.version};
@@ -62,9 +58,11 @@ JobService::JobService(ServiceConfig config) : config_(std::move(config)), queue
 JobService::~JobService() { stop(0s); }
 
 std::string JobService::engine_version(const std::string& name) const {
-  for (const auto& e : engines_)
-    if (e.name == name) return e.version;
-  return {};
+  try {
+    return engine::make_engine(name)->version();
+  } catch (const Error&) {
+    return {};
+  }
 }
 
 void JobService::start() {
@@ -110,12 +108,19 @@ void JobService::recover() {
       ++requeued;
     }
   }
-  for (const JobRecord& job : store_->list_in_state(JobState::queued)) {
+  for (JobRecord job : store_->list_in_state(JobState::queued)) {
     if (with_redis(job)) {
       ++remote;
       continue;
     }
-    queue_.push(job.client, job.id, /*force=*/true);
+    if (!queue_.push(job.engine, job.client, job.id, /*force=*/true)) {
+      job.state = JobState::failed;  // its engine is not declared any more
+      job.error_code = "engine_unavailable";
+      job.error_message = "The engine '" + job.engine + "' is not configured on this server any more.";
+      job.finished_ms = now_ms();
+      finish(job);
+      continue;
+    }
     ++queued;
   }
   log::info("job recovery",
@@ -125,11 +130,12 @@ void JobService::recover() {
 JobRecord JobService::prepare(JobSpec& spec) const {
   if (!accepting_) throw Error(ErrorCode::shutting_down, "The server is shutting down; try again in a moment.");
   std::string engine_name = spec.params.engine.empty() ? default_engine_ : spec.params.engine;
-  if (std::none_of(engines_.begin(), engines_.end(), [&](auto& e) { return e.name == engine_name; })) {
-    std::string names;
-    for (const auto& e : engines_) names += (names.empty() ? "" : ", ") + e.name;
-    throw Error(ErrorCode::invalid_param, "Unknown engine '" + engine_name + "'; installed: " + names + ".", "engine");
-  }
+  const engine::EngineStatus engine_status = engine::make_engine(engine_name)->status();  // invalid_param when unknown
+  if (engine_status.refuses_jobs)  // it cannot even start: better said now than after queueing
+    throw Error(ErrorCode::engine_unavailable, "The engine '" + engine_name + "' is not running: it " +
+                                                   engine_status.reason + ". Try again later or choose another engine.",
+                "engine")
+        .with_retry_after(std::max(1, static_cast<int>(std::ceil(engine_status.restart_in_s))));
   spec.params.engine = engine_name;
 
   JobRecord job;
@@ -215,11 +221,12 @@ SubmitOutcome JobService::submit(JobSpec spec) {
     if (!outcome.cached && !outcome.joined) {
       check_active_cap(job.client);
       store_->insert(job);
-      if (!queue_.push(job.client, job.id)) {
+      if (!queue_.push(job.engine, job.client, job.id)) {
         store_->remove(job.id);
         throw Error(ErrorCode::queue_full,
                     "The queue is full (" + std::to_string(queue_.capacity()) + " jobs waiting); retry later.");
       }
+      for (auto& d : dispatchers_) d->job_queued();
       ++cache_misses_;
       events_.append(job.id, "status", status_event(job));
       outcome.job = job;
@@ -361,7 +368,12 @@ bool JobService::ready(std::string* why) const {
     return false;
   };
   if (!accepting_) return say("not accepting jobs (starting or shutting down)");
-  if (engines_.empty()) return say("no engine");
+  if (auto status = engine::make_engine(default_engine_)->status(); status.state != engine::EngineState::ready) {
+    std::string reason = "the default engine '" + default_engine_ + "' is " + std::string(engine::engine_state_name(status.state)) +
+                         (status.reason.empty() ? "" : ": it " + status.reason);
+    if (why) *why = reason;
+    return false;
+  }
   fs::path probe = tmp_dir_ / (".ready-" + new_uuid());
   {
     std::ofstream f(probe);
@@ -396,6 +408,7 @@ ServiceMetrics JobService::metrics() const {
   m.job_seconds = updates_->job_seconds();
   m.stage_seconds = updates_->stage_seconds();
   if (remote_) m.remote = remote_->metrics();
+  m.engines = engines();
   return m;
 }
 

@@ -4,7 +4,7 @@
 // Life of a job: submit() computes the cache key and either answers from the result cache
 // (a new succeeded job sharing the earlier output, `cached: true`), joins an identical job
 // that is queued or running (in-flight dedup), or inserts a queued row and pushes its id
-// on the FairQueue. A dispatcher with a free slot pops it and gets it run: the local one on
+// on its engine's fair queue (EngineQueues). A dispatcher with a free slot pops it and gets it run: the local one on
 // an engine thread of this process (local_dispatcher.h), the Redis one on a remote worker
 // (remote/redis_dispatcher.h); both report through JobUpdates, so the row, the events and
 // the waiters agree whoever ran it. A video appears in outputs/ only complete (renamed from
@@ -32,7 +32,7 @@
 
 #include "engine/engine.h"
 #include "jobs/dispatcher.h"
-#include "jobs/fair_queue.h"
+#include "jobs/engine_queues.h"
 #include "jobs/histogram.h"
 #include "jobs/job.h"
 #include "jobs/job_events.h"
@@ -89,7 +89,16 @@ struct EngineInfo {
   std::string description;
   bool is_default = false;
   engine::EngineParameters parameters;  // honoured and ignored parameters
+  engine::EngineStatus status;          // kind, state (+ reason), device, limits, slots
+
+  // One entry of GET /api/engines (engine_info.cpp).
+  nlohmann::json to_json() const;
 };
+
+// Every engine of this process as GET /api/engines shows it, the default one marked.
+std::vector<EngineInfo> describe_engines(const std::string& default_engine);
+// Prometheus lines about the engines (state, restarts, jobs, peak memory) for /metrics.
+std::string engine_metrics_text(const std::vector<EngineInfo>& engines);
 
 struct ServiceMetrics {
   std::map<JobState, int> jobs_by_state;
@@ -102,6 +111,7 @@ struct ServiceMetrics {
   Histogram::Snapshot job_seconds;
   std::map<std::string, Histogram::Snapshot> stage_seconds;
   std::optional<remote::RemoteMetrics> remote;  // with --redis
+  std::vector<EngineInfo> engines;
 };
 
 class JobService {
@@ -152,7 +162,9 @@ class JobService {
   // Engine loaded, storage writable, queue reachable.
   bool ready(std::string* why) const;
 
-  std::vector<EngineInfo> engines() const { return engines_; }
+  std::vector<EngineInfo> engines() const { return describe_engines(default_engine_); }
+  // GET /api/engines: {"success", "default", "engines": [EngineInfo::to_json()]}.
+  nlohmann::json engines_json() const;
   ServiceMetrics metrics() const;
   // The wait a new job would have now, from recent run times and the jobs ahead (GET /api/limits).
   WaitEstimate wait_estimate() const;
@@ -178,9 +190,8 @@ class JobService {
   ServiceConfig config_;
   std::filesystem::path uploads_dir_, outputs_dir_, tmp_dir_;
   std::unique_ptr<JobStore> store_;
-  FairQueue queue_;
+  EngineQueues queue_;  // one fair queue per engine: each engine has its own workers
   mutable JobEvents events_;
-  std::vector<EngineInfo> engines_;
   std::string default_engine_;
 
   std::atomic<bool> accepting_{false};

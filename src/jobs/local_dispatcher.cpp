@@ -34,8 +34,15 @@ LocalDispatcher::LocalDispatcher(DispatchContext context, int workers)
 LocalDispatcher::~LocalDispatcher() { stop(0s); }
 
 void LocalDispatcher::start() {
-  for (int i = 0; i < workers_count_; ++i) workers_.emplace_back([this, i] { worker_loop(i); });
+  for (const std::string& name : engine::engine_names()) {
+    int declared = engine::make_engine(name)->status().slots;
+    int slots = declared > 0 ? declared : workers_count_;
+    for (int i = 0; i < slots; ++i) workers_.emplace_back([this, name, i] { worker_loop(name, i); });
+    slots_ += slots;
+  }
 }
+
+int LocalDispatcher::slots() const { return slots_; }
 
 void LocalDispatcher::stop(std::chrono::seconds grace) {
   if (stopping_.exchange(true)) return;
@@ -65,11 +72,11 @@ int LocalDispatcher::running() const {
   return static_cast<int>(running_.size());
 }
 
-void LocalDispatcher::worker_loop(int index) {
+void LocalDispatcher::worker_loop(const std::string& engine_name, int index) {
   std::map<std::string, std::unique_ptr<engine::Engine>> engines;  // owned by this thread
-  log::info("worker started", {{"worker", index}});
+  log::info("worker started", {{"worker", index}, {"engine", engine_name}});
   while (!stopping_) {
-    auto id = context_.queue.pop(1s);
+    auto id = context_.queue.pop(engine_name, 1s);
     if (!id) continue;
     try {
       run_job(*id, engines);
@@ -108,6 +115,8 @@ void LocalDispatcher::run_job(const std::string& id, std::map<std::string, std::
     input.output = tmp_output;
     input.params = params_from_json(job.params, context_.limits.max_audio_seconds);
     input.limits = context_.limits;
+    input.work_dir = context_.tmp_dir / (id + ".work");
+    input.job_id = id;
     auto& engine = engines[job.engine];
     if (!engine) engine = engine::make_engine(job.engine);
     engine::EngineResult result = engine->generate(input, progress, *token);

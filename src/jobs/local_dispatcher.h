@@ -1,5 +1,7 @@
-// LocalDispatcher: the embedded default — N engine threads in the server process, each
-// popping the fair queue and running the job's engine on its own instances (DESIGN §7).
+// LocalDispatcher: the embedded default — engine threads in the server process, each
+// popping its engine's fair queue and running that engine on its own instances (DESIGN §7).
+// Each engine has its own slots: a built-in engine --workers threads, an external engine as
+// many as its declaration says (a GPU process runs one job at a time by default).
 // A job's video is written to data/tmp/ and renamed into outputs/ on success, so a crash
 // never leaves half a video under a real name.
 //
@@ -30,7 +32,7 @@ class LocalDispatcher : public Dispatcher {
   void stop(std::chrono::seconds grace) override;
   bool cancel(const std::string& job_id) override;
   int running() const override;
-  int slots() const override { return workers_count_; }
+  int slots() const override;
   std::string not_ready() const override { return {}; }
 
  private:
@@ -38,11 +40,12 @@ class LocalDispatcher : public Dispatcher {
     std::shared_ptr<engine::CancelToken> token;
     bool requeue = false;  // stopped by shutdown: back to queued, not canceled
   };
-  void worker_loop(int index);
+  void worker_loop(const std::string& engine, int index);
   void run_job(const std::string& id, std::map<std::string, std::unique_ptr<engine::Engine>>& engines);
 
   DispatchContext context_;
-  const int workers_count_;
+  const int workers_count_;  // per built-in engine
+  int slots_ = 0;             // all engines, set by start()
   std::atomic<bool> stopping_{false};
   mutable std::mutex mutex_;
   std::condition_variable changed_;  // a job ended

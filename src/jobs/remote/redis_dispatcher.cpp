@@ -54,13 +54,27 @@ void RedisDispatcher::stop(std::chrono::seconds) {
     if (t->joinable()) t->join();
 }
 
-bool RedisDispatcher::has_capacity() const {
-  if (!redis_up_) return false;
-  int slots = 0;
-  for (const auto& w : workers_)
-    if (w.accepting) slots += w.slots;
-  return static_cast<int>(outstanding_.size()) < slots;
+std::vector<std::string> RedisDispatcher::open_engines() const {
+  std::vector<std::string> open;
+  if (!redis_up_) return open;
+  // A worker serving several engines counts its slots for each: a job of one may then wait
+  // in its stream while that worker runs the other's, but no engine waits for lack of a count.
+  for (const auto& engine : engines_) {
+    int slots = 0, out = 0;
+    for (const auto& w : workers_)
+      if (w.accepting && w.serves(engine)) slots += w.slots;
+    for (const auto& [id, o] : outstanding_) out += o.attempt.engine == engine ? 1 : 0;
+    if (out < slots && context_.queue.size(engine) > 0) open.push_back(engine);
+  }
+  return open;
 }
+
+void RedisDispatcher::job_queued() {
+  { std::lock_guard lock(mutex_); }  // the feeder is either waiting or sees the job when it checks
+  wake_feeder_.notify_all();
+}
+
+bool RedisDispatcher::has_capacity() const { return !open_engines().empty(); }
 
 int RedisDispatcher::running() const {
   std::lock_guard lock(mutex_);
@@ -129,13 +143,20 @@ JobMessage RedisDispatcher::message_for(const JobRecord& job, int attempt) const
 }
 
 void RedisDispatcher::feed_loop(std::stop_token stop) {
+  std::size_t next_engine = 0;
+  std::vector<std::string> open;
   while (!stop.stop_requested()) {
     {
       std::unique_lock lock(mutex_);
       wake_feeder_.wait_for(lock, stop, kWatchEvery, [&] { return has_capacity(); });
-      if (!has_capacity()) continue;
+      open = open_engines();
+      if (open.empty()) continue;
     }
-    auto id = context_.queue.pop(200ms);
+    // Round robin over the engines with a free slot and a job waiting (checked just now,
+    // so a pop rarely finds nothing; a cancel in between may take the last one).
+    std::optional<std::string> id;
+    for (std::size_t i = 0; i < open.size() && !id; ++i) id = context_.queue.pop(open[(next_engine + i) % open.size()], 0ms);
+    ++next_engine;
     if (!id) continue;
     if (!dispatch(*id)) commands_.wait_backoff(stop);
   }
@@ -174,7 +195,7 @@ bool RedisDispatcher::dispatch(const std::string& job_id) {
   } catch (const Error& e) {
     log::warn("cannot send a job to Redis; it waits in the queue", {{"job_id", job_id}, {"error", e.message()}});
     std::lock_guard lock(mutex_);
-    if (outstanding_.erase(job_id) > 0) context_.queue.push(job->client, job_id, /*force=*/true);
+    if (outstanding_.erase(job_id) > 0) context_.queue.push(job->engine, job->client, job_id, /*force=*/true);
     return false;
   }
   std::unique_lock lock(mutex_);
@@ -311,7 +332,7 @@ void RedisDispatcher::check_lost_writes(RedisConnection& redis) {
     auto job = context_.store.get(a.job_id);
     if (!job || is_final(job->state)) continue;
     if (job->state == JobState::running) context_.updates.requeued(*job, false);
-    context_.queue.push(job->client, job->id, /*force=*/true);
+    context_.queue.push(job->engine, job->client, job->id, /*force=*/true);
     ++redispatched_;
     log::warn("Redis lost a dispatched job; it goes out again as a new attempt",
               {{"job_id", a.job_id}, {"attempt", a.attempt}, {"entry", a.entry_id}});

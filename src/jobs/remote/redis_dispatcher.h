@@ -6,8 +6,8 @@
 // succeed.
 //
 // Threads (owned, joined in stop()):
-//   feeder    waits for a free remote slot (heartbeats' slots − jobs out), pops the fair
-//             queue, writes the attempt to SQLite, then XADDs the job message
+//   feeder    waits for a free remote slot of an engine with a job waiting (heartbeats'
+//             slots − jobs out), pops that engine's fair queue, writes the attempt to SQLite, then XADDs the job message
 //   events    XREADGROUP on the events stream as consumer "api" of group "server": first
 //             what it read but never acknowledged (a restart resumes where it stopped), then
 //             new events; each applied, then acknowledged and deleted
@@ -104,6 +104,7 @@ class RedisDispatcher : public Dispatcher {
   int running() const override;
   int slots() const override;
   std::string not_ready() const override;
+  void job_queued() override;
 
   // Restart recovery: keeps following a job that was out on Redis when the server stopped;
   // false when it had no remote attempt (the service queues it again).
@@ -138,6 +139,9 @@ class RedisDispatcher : public Dispatcher {
   // Redis could not take it.
   bool dispatch(const std::string& job_id);
   JobMessage message_for(const JobRecord& job, int attempt) const;
+  // Engines with a job waiting and a free remote slot (accepting workers' slots for it −
+  // its jobs out); with mutex_ held.
+  std::vector<std::string> open_engines() const;
   bool has_capacity() const;  // with mutex_ held
   void apply(const WorkerEvent& event);
   void fail_job(JobRecord& job, const std::string& code, const std::string& message, const std::string& field);

@@ -288,6 +288,8 @@ void WorkerRun::execute(std::stop_token stop) {
     input.output = dir / "output.mp4";
     input.params = params_from_json(message.params, message.limits.max_audio_seconds);
     input.limits = message.limits;
+    input.work_dir = dir / "work";
+    input.job_id = held.job_id;
     auto progress = [&](const std::string& stage, double fraction) {
       if (!throttle.due(stage, fraction)) return;
       set_stage(stage, fraction);
