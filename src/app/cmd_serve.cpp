@@ -265,7 +265,7 @@ int run_serve(CLI::App& cmd, ServeOptions o) {
       rc.prefix = o.redis_prefix;
       rc.lease = std::chrono::milliseconds(static_cast<long>(o.lease_s * 1000));
       rc.max_deliveries = o.max_deliveries;
-      rc.url_ttl = std::chrono::seconds(static_cast<long>(std::max(0.01, o.worker_url_ttl_h) * 3600));
+      rc.url_ttl = std::chrono::seconds(std::max(1L, static_cast<long>(o.worker_url_ttl_h * 3600)));
       rc.max_result_bytes = static_cast<std::uint64_t>(o.max_upload_mb * 1024 * 1024);
       sc.remote = rc;
     }
@@ -449,7 +449,7 @@ void add_serve_command(CLI::App& app) {
   opt("--max-deliveries", o->max_deliveries, "SONIC_MAX_DELIVERIES",
       "Runs of one remote job before it is dead-lettered and fails as worker_crashed");
   opt("--worker-url-ttl-h", o->worker_url_ttl_h, "SONIC_WORKER_URL_TTL_H",
-      "Hours a job message's signed file URLs stay valid");
+      "Hours a job message's signed file URLs stay valid (longer than a job waits in its stream and runs)");
   cmd->add_option("--external-engine", o->external_engines,
                   "An external engine, NAME=COMMAND ARGS (no shell) or a JSON object; repeatable "
                   "(docs/engine-protocol.md)");
