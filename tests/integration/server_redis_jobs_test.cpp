@@ -7,12 +7,6 @@
 namespace sonic::test {
 namespace {
 
-std::size_t mp4_count(const std::filesystem::path& dir) {
-  std::size_t n = 0;
-  for (const auto& e : std::filesystem::directory_iterator(dir)) n += e.path().extension() == ".mp4" ? 1 : 0;
-  return n;
-}
-
 TEST(ServerRedisJobs, TwentyJobsOverThreeWorkersEachEndExactlyOnce) {
   RedisProcess redis;
   ASSERT_TRUE(redis.running());

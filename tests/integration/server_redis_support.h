@@ -204,6 +204,13 @@ inline double metric_value(httplib::Client& c, const std::string& name) {
   return std::stod(m[3]);
 }
 
+// The videos in a folder (outputs/: one per succeeded job, never two).
+inline std::size_t mp4_count(const std::filesystem::path& dir) {
+  std::size_t n = 0;
+  for (const auto& e : std::filesystem::directory_iterator(dir)) n += e.path().extension() == ".mp4" ? 1 : 0;
+  return n;
+}
+
 // How many entries of `stream` are pending for `group` (0 when the stream or group is gone).
 inline long long pending_count(RedisProcess& redis, const std::string& stream, const std::string& group) {
   try {
