@@ -16,6 +16,7 @@
 #include <string>
 
 #include "jobs/engine_queues.h"
+#include "jobs/job_deadlines.h"
 #include "jobs/job_store.h"
 #include "jobs/job_updates.h"
 #include "media/limits.h"
@@ -27,6 +28,7 @@ struct DispatchContext {
   JobStore& store;
   JobUpdates& updates;
   EngineQueues& queue;  // one fair queue per engine
+  JobDeadlines& deadlines;  // --job-timeout-s of jobs run here
   std::filesystem::path uploads_dir, outputs_dir, tmp_dir;
   media::MediaLimits limits;
   std::string version;  // of this binary

@@ -25,7 +25,10 @@ std::string final_event_type(const JobRecord& job) { return JobUpdates::final_ev
 
 }  // namespace
 
-JobService::JobService(ServiceConfig config) : config_(std::move(config)), queue_(config_.queue_capacity) {
+JobService::JobService(ServiceConfig config)
+    : config_(std::move(config)),
+      deadlines_(std::chrono::duration_cast<std::chrono::milliseconds>(config_.job_timeout)),
+      queue_(config_.queue_capacity) {
   uploads_dir_ = config_.data_dir / "uploads";
   outputs_dir_ = config_.data_dir / "outputs";
   tmp_dir_ = config_.data_dir / "tmp";
@@ -36,13 +39,14 @@ JobService::JobService(ServiceConfig config) : config_(std::move(config)), queue
   }
   store_ = std::make_unique<JobStore>(config_.data_dir / "sonic.db");
   updates_ = std::make_unique<JobUpdates>(*store_, events_, uploads_dir_);
+  storage_ = std::make_unique<StorageHealth>(*store_, config_.data_dir, config_.min_free_bytes);
 
   // Engines: one queue each; whoever runs them makes its own instances.
   default_engine_ = engine::make_engine(config_.default_engine)->name();
   for (const std::string& name : engine::engine_names()) queue_.add_engine(name);
 
   // Who runs jobs: engine threads here (--workers), remote workers over Redis (--redis), or both.
-  DispatchContext context{*store_, *updates_, queue_, uploads_dir_, outputs_dir_, tmp_dir_, config_.limits, config_.version};
+  DispatchContext context{*store_, *updates_, queue_, deadlines_, uploads_dir_, outputs_dir_, tmp_dir_, config_.limits, config_.version};
   if (config_.remote) {
     auto remote_config = *config_.remote;
     remote_config.local_workers = config_.workers > 0;
@@ -151,7 +155,8 @@ JobRecord JobService::prepare(JobSpec& spec) const {
   job.cache_key = sha256_hex(engine_name + "\n" + engine_version(engine_name) + "\n" + job.params.dump() + "\n" +
                              spec.image_sha256 + "\n" + spec.audio_sha256 + "\n" +
                              std::to_string(config_.limits.max_image_pixels) + "\n" +
-                             std::to_string(config_.limits.max_audio_seconds));
+                             std::to_string(config_.limits.max_audio_seconds) + "\n" +
+                             std::to_string(config_.limits.max_full_frame_side));
   return job;
 }
 
@@ -220,6 +225,7 @@ SubmitOutcome JobService::submit(JobSpec spec) {
     }
     if (!outcome.cached && !outcome.joined) {
       check_active_cap(job.client);
+      require_storage();
       store_->insert(job);
       if (!queue_.push(job.engine, job.client, job.id)) {
         store_->remove(job.id);
@@ -374,6 +380,11 @@ bool JobService::ready(std::string* why) const {
     if (why) *why = reason;
     return false;
   }
+  // Notices (and may repair) a deleted database or data dir.
+  if (std::string problem = storage_->check(); !problem.empty()) {
+    if (why) *why = problem;
+    return false;
+  }
   fs::path probe = tmp_dir_ / (".ready-" + new_uuid());
   {
     std::ofstream f(probe);
@@ -395,6 +406,8 @@ bool JobService::ready(std::string* why) const {
   }
   return true;
 }
+
+void JobService::require_storage(std::uint64_t incoming_bytes) const { storage_->require(incoming_bytes); }
 
 ServiceMetrics JobService::metrics() const {
   ServiceMetrics m;
@@ -437,6 +450,25 @@ void JobService::sweep() {
     }
     ++expired;
   }
+  // Rows of jobs finished longer ago than job_retention go, with whatever file of theirs
+  // is left, a batch at a time so submissions are never held up for long.
+  auto job_retention_ms = std::chrono::duration_cast<std::chrono::milliseconds>(config_.job_retention).count();
+  int pruned = 0;
+  for (int batch = 0; batch < 100; ++batch) {
+    auto removed = store_->remove_finished_before(now - job_retention_ms, 200);
+    for (const JobRecord& job : removed) {
+      events_.forget(job.id);
+      if (!job.output_file.empty() && store_->count_output_refs(job.output_file) == 0) {
+        std::error_code ec;
+        fs::remove(outputs_dir_ / job.output_file, ec);
+      }
+      delete_upload(job.image_file);
+      delete_upload(job.audio_file);
+    }
+    pruned += static_cast<int>(removed.size());
+    if (removed.size() < 200) break;
+  }
+  if (std::string problem = storage_->check(); !problem.empty()) log::warn("storage not ready", {{"reason", problem}});
   auto orphan_age = config_.upload_orphan_age;
   std::error_code ec;
   for (const auto& entry : fs::directory_iterator(uploads_dir_, ec)) {
@@ -450,7 +482,8 @@ void JobService::sweep() {
     }
   }
   events_.prune(std::chrono::seconds(600));
-  if (expired || uploads) log::info("janitor sweep", {{"outputs_expired", expired}, {"uploads_deleted", uploads}});
+  if (expired || uploads || pruned)
+    log::info("janitor sweep", {{"outputs_expired", expired}, {"uploads_deleted", uploads}, {"jobs_pruned", pruned}});
 }
 
 void JobService::janitor_loop() {

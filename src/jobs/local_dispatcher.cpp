@@ -6,6 +6,7 @@
 #include "jobs/engine_progress.h"
 #include "util/error.h"
 #include "util/log.h"
+#include "util/memory.h"
 
 namespace sonic::jobs {
 namespace fs = std::filesystem;
@@ -96,6 +97,7 @@ void LocalDispatcher::run_job(const std::string& id, std::map<std::string, std::
     if (stopping_) return;  // stays queued for the next start
     running_[id] = {token, false};
   }
+  context_.deadlines.arm(id, token);
   context_.updates.started(job);
 
   fs::path tmp_output = context_.tmp_dir / (id + ".mp4");
@@ -103,6 +105,10 @@ void LocalDispatcher::run_job(const std::string& id, std::map<std::string, std::
   auto started = std::chrono::steady_clock::now();
   ProgressThrottle throttle;
   auto progress = [&](const std::string& stage, double fraction) {
+    // Kept on the record too, so a canceled or failed job's final event and row say where
+    // it stopped (not "load", 0).
+    job.stage = stage;
+    job.progress = fraction;
     if (throttle.due(stage, fraction)) context_.updates.progress(id, stage, fraction, throttle.elapsed_s());
   };
 
@@ -137,7 +143,13 @@ void LocalDispatcher::run_job(const std::string& id, std::map<std::string, std::
       std::lock_guard lock(mutex_);
       requeue = running_[id].requeue;
     }
-    if (e.code() == ErrorCode::canceled) {
+    if (e.code() == ErrorCode::canceled && context_.deadlines.expired(id)) {
+      job.state = JobState::failed;
+      job.error_code = std::string(code_name(ErrorCode::job_timeout));
+      job.error_message = "The job ran longer than the limit of " +
+                          std::to_string(std::chrono::duration_cast<std::chrono::seconds>(context_.deadlines.limit()).count()) +
+                          " s and was stopped; lower duration, fps or min_resolution.";
+    } else if (e.code() == ErrorCode::canceled) {
       job.state = JobState::canceled;
       job.error_code = "canceled";
       job.error_message = "Canceled while running.";
@@ -148,10 +160,14 @@ void LocalDispatcher::run_job(const std::string& id, std::map<std::string, std::
       job.error_field = e.field();
     }
   } catch (const std::exception& e) {
+    // A library's own text (an OpenCV assertion, a file path) is for the log, not the user.
+    log::error("engine failed", {{"job_id", id}, {"stage", job.stage}, {"error", e.what()}});
     job.state = JobState::failed;
     job.error_code = "engine_failed";
-    job.error_message = std::string("The engine failed: ") + e.what();
+    job.error_message = "The engine failed while " + (job.stage.empty() ? std::string("starting") : job.stage) +
+                        "; the job id identifies it in the server's log.";
   }
+  context_.deadlines.disarm(id);
   std::error_code ec;
   fs::remove(tmp_output, ec);  // partial output of a failed or canceled run
 
@@ -181,6 +197,7 @@ void LocalDispatcher::run_job(const std::string& id, std::map<std::string, std::
     running_.erase(id);
   }
   changed_.notify_all();
+  return_free_memory();  // RSS back to its level before the job (util/memory.h)
 }
 
 }  // namespace sonic::jobs

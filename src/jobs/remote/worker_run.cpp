@@ -304,7 +304,9 @@ void WorkerRun::execute(std::stop_token stop) {
     return fail(std::string(e.code_name()), e.message(), e.field());
   } catch (const std::exception& e) {
     if (stop_reason() != RunStop::none) return end_early(stop);
-    return fail("engine_failed", std::string("The engine failed: ") + e.what(), "");
+    // A library's own text (an OpenCV assertion, a file path) is for the worker's log, not the user.
+    log::error("engine failed", {{"job_id", held.job_id}, {"error", e.what()}});
+    return fail("engine_failed", "The engine failed; the job id identifies it in the worker's log.", "");
   }
   if (stop_reason() != RunStop::none) return end_early(stop);
 
