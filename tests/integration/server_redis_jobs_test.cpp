@@ -1,7 +1,9 @@
 // Scale-out over Redis Streams with nothing breaking (issue 12 point 6): many jobs over
 // several worker processes, each ending exactly once; SSE showing a remote worker's
 // progress; GET /api/workers and /readyz following workers as they come and go; cancel of
-// a queued, a dispatched and a running remote job. Real redis-server, server and workers.
+// a queued, a dispatched and a running remote job; a worker running an external engine it
+// declares as `serve` does. Real redis-server, server and workers.
+#include "integration/server_external_engine_support.h"
 #include "integration/server_redis_support.h"
 
 namespace sonic::test {
@@ -194,6 +196,32 @@ TEST(ServerRedisJobs, CancelReachesAQueuedADispatchedAndARunningJob) {
   EXPECT_EQ(pending_count(redis, "sonic:jobs:classic", "workers"), 0);
   EXPECT_EQ(get_job(*c, queued)["status"], "canceled") << "never ran";
   EXPECT_TRUE(worker.log_lines("job started", queued).empty());
+}
+
+// A worker runs an external engine declared with serve's own --external-engine text (the
+// real Sonic adapter over the stand-in), and only that engine's jobs.
+TEST(ServerRedisJobs, AWorkerRunsAnExternalEngineDeclaredAsServeDeclaresIt) {
+  RedisProcess redis;
+  const std::string declaration = sonic_declaration("sonic");
+  ServerProcess server(redis_server_args(redis, {"--external-engine", declaration}));
+  WorkerProcess worker(redis, server, {"--external-engine", declaration, "--engine", "sonic"});
+  auto c = server.client();
+  ASSERT_TRUE(eventually([&] { return workers_list(*c).size() == 1; }, 30s));
+  EXPECT_EQ(workers_list(*c)[0]["engines"], json::array({"sonic"}));
+  EXPECT_TRUE(eventually(
+      [&] { return body_json(c->Get("/readyz")).value("error", "").find("no worker for engine classic") != std::string::npos; },
+      10s))
+      << "the classic engine has no worker";
+
+  std::string id = submit_async(*c, engine_job("sonic", {{"duration", 1.0}}));
+  json job = wait_job(*c, id, 240s);
+  ASSERT_EQ(job["status"], "succeeded") << job.dump() << worker.log_tail();
+  EXPECT_FALSE(job["result"].value("worker", "").empty());
+  EXPECT_EQ(worker.log_lines("job finished", id).size(), 1u);
+  EXPECT_EQ(mp4_count(server.data_dir() / "outputs"), 1u);
+  auto video = c->Get(job["video_url"].get<std::string>().substr(server.base_url().size()));
+  ASSERT_TRUE(video);
+  EXPECT_EQ(video->body.substr(4, 4), "ftyp");
 }
 
 }  // namespace
