@@ -32,6 +32,13 @@ TEST(ServerRedisJobs, TwentyJobsOverThreeWorkersEachEndExactlyOnce) {
     EXPECT_EQ(video->status, 200);
     EXPECT_EQ(video->body.substr(4, 4), "ftyp");
   }
+  // The server succeeds a job on its upload; its worker logs the end just after.
+  auto logged = [&] {
+    std::size_t n = 0;
+    for (const auto& w : workers) n += w->log_lines("job finished").size();
+    return n;
+  };
+  EXPECT_TRUE(eventually([&] { return logged() >= ids.size(); }, 10s));
   for (const auto& w : workers)
     for (const auto& line : w->log_lines("job finished")) ++finished_by[line.value("job_id", "")];
   for (const auto& id : ids) EXPECT_EQ(finished_by[id], 1) << id << " finished by " << finished_by[id] << " runs";
@@ -217,6 +224,8 @@ TEST(ServerRedisJobs, AWorkerRunsAnExternalEngineDeclaredAsServeDeclaresIt) {
   json job = wait_job(*c, id, 240s);
   ASSERT_EQ(job["status"], "succeeded") << job.dump() << worker.log_tail();
   EXPECT_FALSE(job["result"].value("worker", "").empty());
+  // The server succeeds the job on the upload; the worker logs its end just after.
+  EXPECT_TRUE(eventually([&] { return !worker.log_lines("job finished", id).empty(); }, 10s)) << worker.log_tail();
   EXPECT_EQ(worker.log_lines("job finished", id).size(), 1u);
   EXPECT_EQ(mp4_count(server.data_dir() / "outputs"), 1u);
   auto video = c->Get(job["video_url"].get<std::string>().substr(server.base_url().size()));

@@ -33,10 +33,16 @@ struct Cluster {
   bool all_listed() {
     return eventually([&] { return workers_list(*c).size() == workers.size(); }, 20s);
   }
+  // Runs that logged the job's end (the server succeeds a job on its upload; the worker logs
+  // just after, so the first such line is awaited).
   int finished_runs(const std::string& job) {
-    int n = 0;
-    for (auto& w : workers) n += static_cast<int>(w->log_lines("job finished", job).size());
-    return n;
+    auto count = [&] {
+      int n = 0;
+      for (auto& w : workers) n += static_cast<int>(w->log_lines("job finished", job).size());
+      return n;
+    };
+    eventually([&] { return count() > 0; }, 10s);
+    return count();
   }
   std::size_t outputs() {
     std::size_t n = 0;
