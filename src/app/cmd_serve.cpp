@@ -30,6 +30,7 @@
 #include "http/http_server.h"
 #include "jobs/job_service.h"
 #include "util/error.h"
+#include "util/key_file.h"
 #include "util/log.h"
 
 namespace sonic::app {
@@ -90,6 +91,12 @@ struct ServeOptions {
   int body_timeout_s = 30;
   double min_upload_kb_s = 4;
   int write_timeout_s = 30;
+  // Scale-out over Redis Streams (docs/scaling.md).
+  std::string redis;
+  std::string redis_prefix = "sonic";
+  double lease_s = 30;
+  int max_deliveries = 3;
+  double worker_url_ttl_h = 24;
   std::set<std::string> from_config_file;  // settings the config file gave (flag names)
   // External engines (docs/engine-protocol.md): flags, then the config file's list.
   std::vector<std::string> external_engines;
@@ -105,23 +112,8 @@ struct ServeOptions {
 // With auth on and no HS256 secret to derive it from, signed URLs need a key that survives
 // restarts: one is made once in the data dir (mode 0600) unless --url-signing-key-file says.
 std::string persistent_url_key(const std::string& data_dir) {
-  std::filesystem::path dir(data_dir);
-  std::error_code ec;
-  std::filesystem::create_directories(dir, ec);
-  auto path = dir / "url-signing.key";
-  if (!std::filesystem::exists(path, ec)) {
-    const std::string hex = http::random_hex(32);
-    auto tmp = path;
-    tmp += ".tmp";
-    int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-    if (fd < 0 || ::write(fd, hex.data(), hex.size()) != static_cast<ssize_t>(hex.size()) || ::fsync(fd) != 0) {
-      if (fd >= 0) ::close(fd);
-      throw Error(ErrorCode::internal, "Cannot write " + tmp.string() + ".");
-    }
-    ::close(fd);
-    std::filesystem::rename(tmp, path, ec);
-    if (ec) throw Error(ErrorCode::internal, "Cannot write " + path.string() + ": " + ec.message());
-  }
+  auto path = std::filesystem::path(data_dir) / "url-signing.key";
+  util::create_key_file_if_missing(path);
   return path.string();
 }
 
@@ -157,6 +149,8 @@ void apply_config_file(CLI::App& cmd, ServeOptions& o) {
       {"max-head-kb", num(o.max_head_kb)}, {"head-timeout-s", num(o.head_timeout_s)},
       {"keepalive-timeout-s", num(o.keepalive_timeout_s)}, {"body-timeout-s", num(o.body_timeout_s)},
       {"min-upload-kb-s", num(o.min_upload_kb_s)}, {"write-timeout-s", num(o.write_timeout_s)},
+      {"redis", num(o.redis)}, {"redis-prefix", num(o.redis_prefix)}, {"lease-s", num(o.lease_s)},
+      {"max-deliveries", num(o.max_deliveries)}, {"worker-url-ttl-h", num(o.worker_url_ttl_h)},
       {"external-engine", num(o.external_engines)},
       {"external-engines", Setter([&o](const nlohmann::json& v) { o.external_engines_json = v; })},
       {"max-job-megapixel-frames", num(o.max_job_megapixel_frames)}, {"job-timeout-s", num(o.job_timeout_s)},
@@ -255,7 +249,7 @@ int run_serve(CLI::App& cmd, ServeOptions o) {
   try {
     jobs::ServiceConfig sc;
     sc.data_dir = o.data_dir;
-    sc.workers = std::max(1, o.workers);
+    sc.workers = o.redis.empty() ? std::max(1, o.workers) : std::max(0, o.workers);
     sc.queue_capacity = static_cast<std::size_t>(std::max(1, o.queue_size));
     sc.default_engine = o.engine;
     sc.limits.max_audio_seconds = o.max_audio_s;
@@ -265,6 +259,25 @@ int run_serve(CLI::App& cmd, ServeOptions o) {
     sc.cache = !o.no_cache;
     sc.isolate_clients = auth->enabled();
     sc.max_active_per_client = std::max(0, o.max_active_jobs);
+    sc.version = SONIC_VERSION;
+    if (!o.redis.empty()) {
+      // With Redis, jobs go to remote workers; engine threads here only when --workers says.
+      auto given = [&](const std::string& name) {
+        return cmd.get_option("--" + name)->count() > 0 || o.from_config_file.count(name) > 0;
+      };
+      if (!given("workers")) sc.workers = 0;
+      if (o.lease_s < 1) throw Error(ErrorCode::invalid_config, "--lease-s must be at least 1.", "lease-s");
+      if (o.max_deliveries < 1)
+        throw Error(ErrorCode::invalid_config, "--max-deliveries must be at least 1.", "max-deliveries");
+      jobs::remote::RemoteConfig rc;
+      rc.redis = jobs::remote::parse_redis_url(o.redis);
+      rc.prefix = o.redis_prefix;
+      rc.lease = std::chrono::milliseconds(static_cast<long>(o.lease_s * 1000));
+      rc.max_deliveries = o.max_deliveries;
+      rc.url_ttl = std::chrono::seconds(std::max(1L, static_cast<long>(o.worker_url_ttl_h * 3600)));
+      rc.max_result_bytes = static_cast<std::uint64_t>(o.max_upload_mb * 1024 * 1024);
+      sc.remote = rc;
+    }
     sc.max_job_megapixel_frames = std::max(0.0, o.max_job_megapixel_frames);
     sc.job_timeout = std::chrono::seconds(std::max(0, o.job_timeout_s));
     sc.limits.max_full_frame_side = std::max(0, o.max_full_frame_side);
@@ -441,6 +454,16 @@ void add_serve_command(CLI::App& app) {
   opt("--write-timeout-s", o->write_timeout_s, "SONIC_WRITE_TIMEOUT_S",
       "Seconds without progress writing a response before the connection is closed");
   cmd->add_flag("--no-cache", o->no_cache, "Disable the result cache and in-flight dedup")->envname("SONIC_NO_CACHE");
+  opt("--redis", o->redis, "SONIC_REDIS_URL",
+      "redis://[user:password@]host:port/db: send jobs to `sonic-server worker` processes (docs/scaling.md); "
+      "without --workers, none run here");
+  opt("--redis-prefix", o->redis_prefix, "SONIC_REDIS_PREFIX", "Prefix of every Redis key (several deployments, one Redis)");
+  opt("--lease-s", o->lease_s, "SONIC_LEASE_S",
+      "Seconds a remote job's lease lasts unrenewed before another worker takes it over (same on every worker)");
+  opt("--max-deliveries", o->max_deliveries, "SONIC_MAX_DELIVERIES",
+      "Runs of one remote job before it is dead-lettered and fails as worker_crashed");
+  opt("--worker-url-ttl-h", o->worker_url_ttl_h, "SONIC_WORKER_URL_TTL_H",
+      "Hours a job message's signed file URLs stay valid (longer than a job waits in its stream and runs)");
   cmd->add_option("--external-engine", o->external_engines,
                   "An external engine, NAME=COMMAND ARGS (no shell) or a JSON object; repeatable "
                   "(docs/engine-protocol.md)");

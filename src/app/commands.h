@@ -11,6 +11,8 @@ void add_generate_command(CLI::App& app);
 void add_score_command(CLI::App& app);
 // `sonic-server serve` — the HTTP API, web page, job queue and engine workers (cmd_serve.cpp).
 void add_serve_command(CLI::App& app);
+// `sonic-server worker` — run jobs from Redis Streams for an API server (cmd_worker.cpp).
+void add_worker_command(CLI::App& app);
 // `sonic-server probe` — what a media file really is (cmd_probe.cpp).
 void add_probe_command(CLI::App& app);
 // `sonic-server token` — mint an HS256 bearer token for the server's secret (cmd_token.cpp).

@@ -1,5 +1,5 @@
 // app/ — the one binary and its process modes (DESIGN §2): `generate`, `score`, `probe`,
-// and later `serve` and `worker`. Parses the command line, then calls the layers below.
+// `serve` and `worker`. Parses the command line, then calls the layers below.
 #include <CLI/CLI.hpp>
 
 #include "app/commands.h"
@@ -12,6 +12,7 @@ int main(int argc, char** argv) {
   sonic::app::add_score_command(app);
   sonic::app::add_probe_command(app);
   sonic::app::add_serve_command(app);
+  sonic::app::add_worker_command(app);
   sonic::app::add_token_command(app);
   sonic::app::add_apikey_command(app);
   CLI11_PARSE(app, argc, argv);

@@ -83,6 +83,7 @@ struct HttpServer::Impl : Dispatcher {
     add_job_routes(router, api);
     add_output_routes(router, api);
     add_admin_routes(router, api);
+    add_worker_routes(router, api);
     add_web_routes(router, api);
   }
 

@@ -57,4 +57,19 @@ struct JobRecord {
   nlohmann::json to_json() const;
 };
 
+// The current remote attempt of a job dispatched over Redis (jobs/remote/, docs/scaling.md).
+// `attempt` is signed into the job's file URLs and never reused; `entry_id` is the job's
+// entry in its engine's stream ("" while none is known); `worker` and `delivery` name the
+// run that last started it (empty / 0 before any).
+struct RemoteAttempt {
+  std::string job_id;
+  int attempt = 0;
+  std::string engine;
+  std::string entry_id;
+  std::string worker;
+  int delivery = 0;
+  std::int64_t dispatched_ms = 0;
+  bool result_received = false;
+};
+
 }  // namespace sonic::jobs

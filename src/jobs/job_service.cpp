@@ -1,17 +1,15 @@
-// JobService: submission, cache, workers, recovery, janitor (see job_service.h).
+// JobService: submission, cache, cancel, recovery, janitor (see job_service.h). Running
+// jobs is the dispatchers' part: local_dispatcher.cpp and remote/redis_dispatcher.cpp.
 #include "jobs/job_service.h"
 
 #include <algorithm>
 #include <cmath>
-
-#include <sys/resource.h>
-
 #include <fstream>
 
+#include "jobs/local_dispatcher.h"
 #include "jobs/sha256.h"
 #include "util/error.h"
 #include "util/log.h"
-#include "util/memory.h"
 
 namespace sonic::jobs {
 namespace fs = std::filesystem;
@@ -21,55 +19,16 @@ namespace {
 
 constexpr int kMaxAttempts = 2;  // the first run plus one retry after a restart
 
-// Rebuilds GenerationParams from the JSON a job recorded (GenerationParams::to_json()).
-engine::GenerationParams params_from_json(const nlohmann::json& recorded, double max_audio_s) {
-  nlohmann::json config = nlohmann::json::object();
-  if (recorded.is_object()) {
-    for (auto it = recorded.begin(); it != recorded.end(); ++it)
-      if (!it.value().is_null()) config[it.key()] = it.value();
-  }
-  return engine::apply_config(engine::GenerationParams{}, config, max_audio_s);
-}
-
-double cpu_seconds() {
-  rusage usage{};
-  getrusage(RUSAGE_SELF, &usage);
-  return static_cast<double>(usage.ru_utime.tv_sec + usage.ru_stime.tv_sec) +
-         static_cast<double>(usage.ru_utime.tv_usec + usage.ru_stime.tv_usec) / 1e6;
-}
-
-long peak_rss_kb() {
-  rusage usage{};
-  getrusage(RUSAGE_SELF, &usage);
-  return usage.ru_maxrss;
-}
-
-nlohmann::json status_event(const JobRecord& job) {
-  return {{"job_id", job.id}, {"status", state_name(job.state)}, {"stage", job.stage}, {"progress", job.progress}};
-}
-
-nlohmann::json final_event(const JobRecord& job) {
-  nlohmann::json data = status_event(job);
-  if (job.state == JobState::succeeded) {
-    data["output_file"] = job.output_file;
-    data["cached"] = job.cached;
-    if (!job.result.is_null()) data["result"] = job.result;
-  } else {
-    data["error"] = {{"code", job.error_code}, {"message", job.error_message}};
-    if (!job.error_field.empty()) data["error"]["field"] = job.error_field;
-  }
-  return data;
-}
-
-std::string final_event_type(const JobRecord& job) { return job.state == JobState::succeeded ? "done" : "failed"; }
+nlohmann::json status_event(const JobRecord& job) { return JobUpdates::status_event(job); }
+nlohmann::json final_event(const JobRecord& job) { return JobUpdates::final_event(job); }
+std::string final_event_type(const JobRecord& job) { return JobUpdates::final_event_type(job); }
 
 }  // namespace
 
 JobService::JobService(ServiceConfig config)
     : config_(std::move(config)),
       deadlines_(std::chrono::duration_cast<std::chrono::milliseconds>(config_.job_timeout)),
-      queue_(config_.queue_capacity),
-      job_seconds_({0.5, 1, 2, 5, 10, 20, 30, 60, 120, 300, 600, 1800}) {
+      queue_(config_.queue_capacity) {
   uploads_dir_ = config_.data_dir / "uploads";
   outputs_dir_ = config_.data_dir / "outputs";
   tmp_dir_ = config_.data_dir / "tmp";
@@ -79,11 +38,25 @@ JobService::JobService(ServiceConfig config)
     if (ec) throw Error(ErrorCode::internal, "cannot create " + dir.string() + ": " + ec.message());
   }
   store_ = std::make_unique<JobStore>(config_.data_dir / "sonic.db");
+  updates_ = std::make_unique<JobUpdates>(*store_, events_, uploads_dir_);
   storage_ = std::make_unique<StorageHealth>(*store_, config_.data_dir, config_.min_free_bytes);
 
-  // Engines: one queue each; workers make their own instances.
+  // Engines: one queue each; whoever runs them makes its own instances.
   default_engine_ = engine::make_engine(config_.default_engine)->name();
   for (const std::string& name : engine::engine_names()) queue_.add_engine(name);
+
+  // Who runs jobs: engine threads here (--workers), remote workers over Redis (--redis), or both.
+  DispatchContext context{*store_, *updates_, queue_, deadlines_, uploads_dir_, outputs_dir_, tmp_dir_, config_.limits, config_.version};
+  if (config_.remote) {
+    auto remote_config = *config_.remote;
+    remote_config.local_workers = config_.workers > 0;
+    if (remote_config.url_key_file.empty()) remote_config.url_key_file = config_.data_dir / "worker-url.key";
+    auto remote = std::make_unique<remote::RedisDispatcher>(context, remote_config, engine::engine_names());
+    remote_ = remote.get();
+    dispatchers_.push_back(std::move(remote));
+  }
+  if (config_.workers > 0 || !config_.remote)
+    dispatchers_.push_back(std::make_unique<LocalDispatcher>(context, std::max(1, config_.workers)));
 }
 
 JobService::~JobService() { stop(0s); }
@@ -99,12 +72,7 @@ std::string JobService::engine_version(const std::string& name) const {
 void JobService::start() {
   recover();
   accepting_ = true;
-  // Each engine's own slots: built-in engines get --workers threads, an external engine as
-  // many as its declaration says (a GPU process runs one job at a time by default).
-  for (const auto& info : engines()) {
-    int slots = info.status.slots > 0 ? info.status.slots : std::max(1, config_.workers);
-    for (int i = 0; i < slots; ++i) workers_.emplace_back([this, name = info.name, i] { worker_loop(name, i); });
-  }
+  for (auto& d : dispatchers_) d->start();
   janitor_ = std::thread([this] { janitor_loop(); });
 }
 
@@ -112,8 +80,22 @@ void JobService::recover() {
   std::error_code ec;
   for (const auto& entry : fs::directory_iterator(tmp_dir_, ec)) fs::remove_all(entry.path(), ec);
 
-  int requeued = 0, interrupted = 0, queued = 0;
+  int requeued = 0, interrupted = 0, queued = 0, remote = 0;
+  // Jobs out on Redis when the server stopped stay with their workers: the Redis
+  // dispatcher follows them again. Without --redis now, they run here.
+  auto with_redis = [&](const JobRecord& job) {
+    if (remote_) return remote_->adopt(job);
+    if (auto attempt = store_->remote_attempt(job.id); attempt && !attempt->entry_id.empty()) {
+      attempt->entry_id.clear();
+      store_->put_remote_attempt(*attempt);
+    }
+    return false;
+  };
   for (JobRecord job : store_->list_in_state(JobState::running)) {
+    if (with_redis(job)) {
+      ++remote;
+      continue;
+    }
     if (job.attempts >= kMaxAttempts) {
       job.state = JobState::failed;
       job.error_code = "interrupted";
@@ -131,6 +113,10 @@ void JobService::recover() {
     }
   }
   for (JobRecord job : store_->list_in_state(JobState::queued)) {
+    if (with_redis(job)) {
+      ++remote;
+      continue;
+    }
     if (!queue_.push(job.engine, job.client, job.id, /*force=*/true)) {
       job.state = JobState::failed;  // its engine is not declared any more
       job.error_code = "engine_unavailable";
@@ -141,7 +127,8 @@ void JobService::recover() {
     }
     ++queued;
   }
-  log::info("job recovery", {{"queued", queued}, {"retried", requeued}, {"interrupted", interrupted}});
+  log::info("job recovery",
+            {{"queued", queued}, {"retried", requeued}, {"interrupted", interrupted}, {"with_redis", remote}});
 }
 
 JobRecord JobService::prepare(JobSpec& spec) const {
@@ -245,6 +232,7 @@ SubmitOutcome JobService::submit(JobSpec spec) {
         throw Error(ErrorCode::queue_full,
                     "The queue is full (" + std::to_string(queue_.capacity()) + " jobs waiting); retry later.");
       }
+      for (auto& d : dispatchers_) d->job_queued();
       ++cache_misses_;
       events_.append(job.id, "status", status_event(job));
       outcome.job = job;
@@ -268,7 +256,7 @@ void JobService::check_active_cap(const std::string& client) const {
   int active = store_->count_active(client);
   if (active < cap) return;
   // A slot frees when one of them finishes: about one job's time (mean so far, else 10 s).
-  auto snapshot = job_seconds_.snapshot();
+  auto snapshot = updates_->job_seconds();
   double mean = snapshot.count > 0 ? snapshot.sum / static_cast<double>(snapshot.count) : 10.0;
   int retry = static_cast<int>(std::clamp(std::ceil(mean), 1.0, 300.0));
   throw Error(ErrorCode::rate_limited,
@@ -295,9 +283,8 @@ std::optional<JobRecord> JobService::wait_final(const std::string& id, std::chro
     auto job = store_->get(id);
     if (!job || is_final(job->state)) return job;
     if (stopping_ || !accepting_ || std::chrono::steady_clock::now() >= deadline) return job;
-    std::unique_lock lock(mutex_);
-    // Re-check under the lock is not needed: the short slice bounds a missed wake-up.
-    changed_.wait_until(lock, std::min(deadline, std::chrono::steady_clock::now() + 250ms));
+    // The short slice bounds a wake-up missed between the check and the wait.
+    updates_->wait_for_change(std::min(deadline, std::chrono::steady_clock::now() + 250ms));
   }
 }
 
@@ -313,11 +300,24 @@ JobRecord JobService::cancel(const std::string& id) {
     finish(*job);
     return *job;
   }
-  {
-    std::lock_guard lock(mutex_);
-    if (auto it = running_.find(id); it != running_.end()) it->second.token->cancel();
+  for (auto& d : dispatchers_) {
+    if (!d->cancel(id)) continue;
+    // A local engine checks once per frame; give it a moment so the answer shows the result.
+    auto after = wait_final(id, 10s);
+    return after ? *after : *job;
   }
-  // The engine checks once per frame; give it a moment so the answer shows the result.
+  // Nobody has it: taken from the queue a moment ago and not started yet, or started and
+  // finished meanwhile. A job still queued in the store is canceled here.
+  auto now = store_->get(id);
+  if (!now || is_final(now->state)) return now ? *now : *job;
+  if (now->state == JobState::queued) {
+    now->state = JobState::canceled;
+    now->error_code = "canceled";
+    now->error_message = "Canceled before it started.";
+    now->finished_ms = now_ms();
+    finish(*now);
+    return *now;
+  }
   auto after = wait_final(id, 10s);
   return after ? *after : *job;
 }
@@ -355,25 +355,14 @@ EventBatch JobService::events(const std::string& id, std::uint64_t after, std::c
 void JobService::begin_shutdown() {
   accepting_ = false;
   events_.close();
-  changed_.notify_all();
+  updates_->notify();
 }
 
 void JobService::stop(std::chrono::seconds grace) {
   if (stopping_.exchange(true)) return;
   begin_shutdown();
   queue_.close();
-  auto deadline = std::chrono::steady_clock::now() + grace;
-  {
-    std::unique_lock lock(mutex_);
-    changed_.wait_until(lock, deadline, [&] { return running_.empty(); });
-    for (auto& [id, run] : running_) {
-      run.requeue = true;
-      run.token->cancel();
-    }
-  }
-  changed_.notify_all();
-  for (auto& t : workers_) t.join();
-  workers_.clear();
+  for (auto& d : dispatchers_) d->stop(grace);
   { std::lock_guard wake(janitor_mutex_); }  // no lost wake-up between its check and its wait
   janitor_wake_.notify_all();
   if (janitor_.joinable()) janitor_.join();
@@ -408,6 +397,13 @@ bool JobService::ready(std::string* why) const {
   } catch (const std::exception&) {
     return say("job store unavailable");
   }
+  for (const auto& d : dispatchers_) {
+    std::string reason = d->not_ready();
+    if (!reason.empty()) {
+      if (why) *why = reason;
+      return false;
+    }
+  }
   return true;
 }
 
@@ -418,16 +414,13 @@ ServiceMetrics JobService::metrics() const {
   m.jobs_by_state = store_->count_by_state();
   m.queue_depth = queue_.size();
   m.queue_capacity = queue_.capacity();
-  {
-    std::lock_guard lock(mutex_);
-    m.running = static_cast<int>(running_.size());
-  }
+  for (const auto& d : dispatchers_) m.running += d->running();
   m.cache_hits = cache_hits_;
   m.cache_misses = cache_misses_;
   m.joined = joined_;
-  m.job_seconds = job_seconds_.snapshot();
-  std::lock_guard lock(stage_mutex_);
-  for (const auto& [stage, h] : stage_seconds_) m.stage_seconds[stage] = h->snapshot();
+  m.job_seconds = updates_->job_seconds();
+  m.stage_seconds = updates_->stage_seconds();
+  if (remote_) m.remote = remote_->metrics();
   m.engines = engines();
   return m;
 }
@@ -435,180 +428,14 @@ ServiceMetrics JobService::metrics() const {
 WaitEstimate JobService::wait_estimate() const {
   std::vector<double> running_progress;
   for (const JobRecord& job : store_->list_in_state(JobState::running)) running_progress.push_back(job.progress);
-  return estimate_wait(recent_runs_.fit(), running_progress, static_cast<int>(queue_.size()), config_.workers);
+  int slots = 0;
+  for (const auto& d : dispatchers_) slots += d->slots();
+  return estimate_wait(updates_->run_time_fit(), running_progress, static_cast<int>(queue_.size()), slots);
 }
 
-void JobService::worker_loop(const std::string& engine_name, int index) {
-  std::map<std::string, std::unique_ptr<engine::Engine>> engines;  // owned by this thread
-  log::info("worker started", {{"worker", index}, {"engine", engine_name}});
-  while (!stopping_) {
-    auto id = queue_.pop(engine_name, 1s);
-    if (!id) continue;
-    try {
-      run_job(*id, engines);
-    } catch (const std::exception& e) {
-      log::error("worker error", {{"worker", index}, {"job_id", *id}, {"error", e.what()}});
-    }
-  }
-}
+bool JobService::finish(JobRecord& job) { return updates_->finish(job); }
 
-void JobService::run_job(const std::string& id, std::map<std::string, std::unique_ptr<engine::Engine>>& engines) {
-  auto loaded = store_->get(id);
-  if (!loaded || loaded->state != JobState::queued) return;  // canceled or deleted meanwhile
-  JobRecord job = *loaded;
-  auto token = std::make_shared<engine::CancelToken>();
-  {
-    std::lock_guard lock(mutex_);
-    if (stopping_) return;  // stays queued for the next start
-    running_[id] = {token, false};
-  }
-  deadlines_.arm(id, token);
-  job.state = JobState::running;
-  job.attempts += 1;
-  job.started_ms = now_ms();
-  job.stage = "load";
-  store_->update(job);
-  events_.append(id, "status", status_event(job));
-
-  fs::path tmp_output = tmp_dir_ / (id + ".mp4");
-  double cpu_before = cpu_seconds();
-  auto started = std::chrono::steady_clock::now();
-  std::string last_stage;
-  double last_fraction = -1;
-  auto last_write = started;
-
-  auto progress = [&](const std::string& stage, double fraction) {
-    // Kept on the record too, so a canceled or failed job's final event and row say where
-    // it stopped (not "load", 0).
-    job.stage = stage;
-    job.progress = fraction;
-    auto now = std::chrono::steady_clock::now();
-    if (stage == last_stage && fraction < 1.0 && fraction - last_fraction < 0.01 && now - last_write < 500ms) return;
-    last_stage = stage;
-    last_fraction = fraction;
-    last_write = now;
-    double elapsed = std::chrono::duration<double>(now - started).count();
-    nlohmann::json data = {{"job_id", id}, {"stage", stage}, {"fraction", fraction}, {"elapsed_s", elapsed}};
-    if (fraction > 0.02) data["eta_s"] = elapsed * (1.0 - fraction) / fraction;
-    store_->update_progress(id, stage, fraction);
-    events_.append(id, "progress", data);
-  };
-
-  bool requeue = false;
-  try {
-    engine::JobInput input;
-    input.image = uploads_dir_ / job.image_file;
-    input.audio = uploads_dir_ / job.audio_file;
-    input.output = tmp_output;
-    input.params = params_from_json(job.params, config_.limits.max_audio_seconds);
-    input.limits = config_.limits;
-    input.work_dir = tmp_dir_ / (id + ".work");
-    input.job_id = id;
-    auto& engine = engines[job.engine];
-    if (!engine) engine = engine::make_engine(job.engine);
-    engine::EngineResult result = engine->generate(input, progress, *token);
-
-    std::string output_name = id + ".mp4";
-    fs::rename(tmp_output, outputs_dir_ / output_name);
-    job.state = JobState::succeeded;
-    job.output_file = output_name;
-    job.params = result.params.to_json();
-    job.result = result.to_json();
-    job.result["output_path"] = fs::absolute(outputs_dir_ / output_name).string();
-    job.result["cached"] = false;
-    job.progress = 1;
-    job.stage = "done";
-    for (const auto& [stage, seconds] : result.stage_seconds) {
-      std::lock_guard lock(stage_mutex_);
-      auto& h = stage_seconds_[stage];
-      if (!h) h = std::make_unique<Histogram>(std::vector<double>{0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 60, 300});
-      h->observe(seconds);
-    }
-  } catch (const Error& e) {
-    {
-      std::lock_guard lock(mutex_);
-      requeue = running_[id].requeue;
-    }
-    if (e.code() == ErrorCode::canceled && deadlines_.expired(id)) {
-      job.state = JobState::failed;
-      job.error_code = std::string(code_name(ErrorCode::job_timeout));
-      job.error_message = "The job ran longer than the limit of " + std::to_string(config_.job_timeout.count()) +
-                          " s and was stopped; lower duration, fps or min_resolution.";
-    } else if (e.code() == ErrorCode::canceled) {
-      job.state = JobState::canceled;
-      job.error_code = "canceled";
-      job.error_message = "Canceled while running.";
-    } else {
-      job.state = JobState::failed;
-      job.error_code = std::string(e.code_name());
-      job.error_message = e.message();
-      job.error_field = e.field();
-    }
-  } catch (const std::exception& e) {
-    // A library's own text (an OpenCV assertion, a file path) is for the log, not the user.
-    log::error("engine failed", {{"job_id", id}, {"stage", job.stage}, {"error", e.what()}});
-    job.state = JobState::failed;
-    job.error_code = "engine_failed";
-    job.error_message = "The engine failed while " + (job.stage.empty() ? std::string("starting") : job.stage) +
-                        "; the job id identifies it in the server's log.";
-  }
-  deadlines_.disarm(id);
-  std::error_code ec;
-  fs::remove(tmp_output, ec);  // partial output of a failed or canceled run
-
-  double run_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
-  if (requeue) {
-    // Shutdown stopped it: back to queued, this attempt does not count.
-    job.state = JobState::queued;
-    job.attempts -= 1;
-    job.stage.clear();
-    job.progress = 0;
-    job.error_code.clear();
-    job.error_message.clear();
-    job.error_field.clear();
-    job.started_ms = 0;
-    store_->update(job);
-    log::info("job requeued for shutdown", {{"job_id", id}});
-  } else {
-    job.finished_ms = now_ms();
-    job_seconds_.observe(run_s);
-    if (job.state == JobState::succeeded && job.result.is_object())
-      recent_runs_.observe(run_s, job.result.value("duration", 0.0));
-    if (!finish(job)) {
-      // Deleted while it ran: nothing refers to its video or its uploads any more.
-      if (!job.output_file.empty()) fs::remove(outputs_dir_ / job.output_file, ec);
-      delete_upload(job.image_file);
-      delete_upload(job.audio_file);
-    }
-    log::info("job finished",
-              {{"job_id", id}, {"request_id", job.request_id}, {"status", state_name(job.state)},
-               {"params", job.params}, {"run_s", run_s}, {"cpu_s", cpu_seconds() - cpu_before},
-               {"peak_rss_kb", peak_rss_kb()}, {"result", job.result},
-               {"error", job.error_code.empty() ? nlohmann::json(nullptr)
-                                                : nlohmann::json{{"code", job.error_code}, {"message", job.error_message}}}});
-  }
-  {
-    std::lock_guard lock(mutex_);
-    running_.erase(id);
-  }
-  changed_.notify_all();
-  return_free_memory();  // RSS back to its level before the job (util/memory.h)
-}
-
-bool JobService::finish(JobRecord& job) {
-  if (!store_->update(job)) return false;  // deleted meanwhile
-  events_.append(job.id, final_event_type(job), final_event(job), true);
-  delete_upload(job.image_file);
-  delete_upload(job.audio_file);
-  changed_.notify_all();
-  return true;
-}
-
-void JobService::delete_upload(const std::string& name) {
-  if (name.empty() || name.find('/') != std::string::npos || store_->upload_in_use(name)) return;
-  std::error_code ec;
-  fs::remove(uploads_dir_ / name, ec);
-}
+void JobService::delete_upload(const std::string& name) { updates_->delete_upload(name); }
 
 void JobService::sweep() {
   auto now = now_ms();

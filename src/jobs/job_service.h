@@ -1,19 +1,21 @@
 // JobService: the one object the HTTP layer talks to about jobs. It owns the store, the
-// fair queue, the event logs, the engine workers and the janitor (DESIGN §7).
+// fair queue, the event logs, the dispatchers and the janitor (DESIGN §7).
 //
 // Life of a job: submit() computes the cache key and either answers from the result cache
 // (a new succeeded job sharing the earlier output, `cached: true`), joins an identical job
 // that is queued or running (in-flight dedup), or inserts a queued row and pushes its id
-// on the FairQueue. A worker pops the id, marks it running (attempts + 1) and runs
-// engine->generate() on its own thread, writing into data/tmp/; on success the MP4 is
-// renamed into outputs/ (a crash never leaves half a video under a real name), then the
-// row becomes succeeded/failed/canceled and the uploads are deleted.
+// on its engine's fair queue (EngineQueues). A dispatcher with a free slot pops it and gets it run: the local one on
+// an engine thread of this process (local_dispatcher.h), the Redis one on a remote worker
+// (remote/redis_dispatcher.h); both report through JobUpdates, so the row, the events and
+// the waiters agree whoever ran it. A video appears in outputs/ only complete (renamed from
+// data/tmp/), then the row becomes succeeded/failed/canceled and the uploads are deleted.
 //
 // Restart recovery (start()): queued jobs are queued again; running jobs with one attempt
-// are retried once, with two they fail as `interrupted`; data/tmp/ is emptied.
+// are retried once, with two they fail as `interrupted`; jobs out on Redis stay with their
+// workers (the Redis dispatcher follows them again); data/tmp/ is emptied.
 //
-// Threads: public methods are called from HTTP threads; each worker thread owns its
-// engine instances; the janitor thread sweeps files. stop() joins them all.
+// Threads: public methods are called from HTTP threads; dispatchers own their threads;
+// the janitor thread sweeps files. stop() joins them all.
 #pragma once
 
 #include <atomic>
@@ -29,12 +31,15 @@
 #include <vector>
 
 #include "engine/engine.h"
+#include "jobs/dispatcher.h"
 #include "jobs/engine_queues.h"
 #include "jobs/histogram.h"
 #include "jobs/job.h"
 #include "jobs/job_deadlines.h"
 #include "jobs/job_events.h"
 #include "jobs/job_store.h"
+#include "jobs/job_updates.h"
+#include "jobs/remote/redis_dispatcher.h"
 #include "jobs/storage_health.h"
 #include "jobs/wait_estimate.h"
 
@@ -42,7 +47,7 @@ namespace sonic::jobs {
 
 struct ServiceConfig {
   std::filesystem::path data_dir = "data";
-  int workers = 1;
+  int workers = 1;  // engine threads here; 0 = none (only with `remote`)
   std::size_t queue_capacity = 64;
   std::string default_engine;  // empty = the binary's default engine
   media::MediaLimits limits;
@@ -58,6 +63,9 @@ struct ServiceConfig {
   // 429 rate_limited. Joining an identical in-flight job or a cache hit adds no work and
   // is not capped.
   int max_active_per_client = 0;
+  // Set: jobs also (or, with workers = 0, only) go to remote workers over Redis Streams.
+  std::optional<remote::RemoteConfig> remote;
+  std::string version;  // of this binary (worker heartbeats are compared with it)
   // Bounded work per job (issue 10, docs/jobs.md): output megapixels × frames one job may
   // render (checked by admit(), 0 = no budget), and its wall-clock limit once running
   // (0 = none; past it the job fails with job_timeout).
@@ -114,6 +122,7 @@ struct ServiceMetrics {
   std::uint64_t joined = 0;
   Histogram::Snapshot job_seconds;
   std::map<std::string, Histogram::Snapshot> stage_seconds;
+  std::optional<remote::RemoteMetrics> remote;  // with --redis
   std::vector<EngineInfo> engines;
 };
 
@@ -186,16 +195,11 @@ class JobService {
   const ServiceConfig& config() const { return config_; }
   // Runs one janitor sweep now (also used by tests through the janitor interval).
   void sweep();
+  // The Redis dispatcher (worker file routes, GET /api/workers); null without --redis.
+  remote::RedisDispatcher* remote() const { return remote_; }
 
  private:
-  struct Running {
-    std::shared_ptr<engine::CancelToken> token;
-    bool requeue = false;  // stopped by shutdown: back to queued, not canceled
-  };
-
   void recover();
-  void worker_loop(const std::string& engine, int index);
-  void run_job(const std::string& id, std::map<std::string, std::unique_ptr<engine::Engine>>& engines);
   // Writes a final row, emits the final event, frees uploads; false when the job is gone.
   bool finish(JobRecord& job);
   void janitor_loop();
@@ -217,17 +221,12 @@ class JobService {
   std::atomic<bool> stopping_{false};
   std::atomic<std::uint64_t> cache_hits_{0}, cache_misses_{0}, joined_{0};
 
-  mutable std::mutex mutex_;                // guards running_ and submission ordering
-  mutable std::condition_variable changed_; // any job became final / shutdown
-  std::map<std::string, Running> running_;
+  mutable std::mutex mutex_;  // guards submission ordering (cache / join / insert)
+  std::unique_ptr<JobUpdates> updates_;
+  std::vector<std::unique_ptr<Dispatcher>> dispatchers_;  // remote first, then local
+  remote::RedisDispatcher* remote_ = nullptr;             // in dispatchers_, when configured
 
-  Histogram job_seconds_;
-  RecentRuns recent_runs_;  // succeeded runs: wall time against video length
-  mutable std::mutex stage_mutex_;
-  std::map<std::string, std::unique_ptr<Histogram>> stage_seconds_;
-
-  std::vector<std::thread> workers_;  // owned; joined in stop()
-  std::thread janitor_;               // owned; joined in stop()
+  std::thread janitor_;  // owned; joined in stop()
   std::mutex janitor_mutex_;
   std::condition_variable janitor_wake_;
 };

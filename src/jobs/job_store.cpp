@@ -67,7 +67,17 @@ constexpr const char* kMigrations[] = {
     " UPDATE job_counts SET jobs=jobs-1 WHERE client=OLD.client; END;"
     "CREATE TRIGGER IF NOT EXISTS job_counts_client AFTER UPDATE OF client ON jobs BEGIN"
     " UPDATE job_counts SET jobs=jobs-1 WHERE client=OLD.client;"
-    " INSERT INTO job_counts VALUES (NEW.client, 1) ON CONFLICT(client) DO UPDATE SET jobs=jobs+1; END;",
+    " INSERT INTO job_counts VALUES (NEW.client, 1) ON CONFLICT(client) DO UPDATE SET jobs=jobs+1; END;"
+    // Also in 2: the current remote attempt of jobs dispatched over Redis (issue 12, docs/scaling.md):
+    // the attempt number signed into its file URLs (never reused), the stream entry it
+    // waits or runs as, the run that last reported on it (consumer, delivery) and whether
+    // its video arrived. Deleted with its job.
+    "CREATE TABLE IF NOT EXISTS remote_attempts ("
+    " job_id TEXT PRIMARY KEY, attempt INTEGER NOT NULL, engine TEXT NOT NULL, entry_id TEXT NOT NULL,"
+    " worker TEXT NOT NULL, delivery INTEGER NOT NULL, dispatched_ms INTEGER NOT NULL,"
+    " result_received INTEGER NOT NULL) WITHOUT ROWID;"
+    "CREATE TRIGGER IF NOT EXISTS remote_attempts_job_deleted AFTER DELETE ON jobs BEGIN"
+    " DELETE FROM remote_attempts WHERE job_id=OLD.id; END;",
 };
 
 // The statements that run per request or per sweep, in one place, so query_plans() explains
@@ -550,6 +560,35 @@ std::map<std::string, std::string> JobStore::query_plans() const {
     plans[name] = plan;
   }
   return plans;
+}
+
+void JobStore::put_remote_attempt(const RemoteAttempt& a) {
+  std::lock_guard lock(mutex_);
+  Statement st(db_,
+               "INSERT OR REPLACE INTO remote_attempts (job_id, attempt, engine, entry_id, worker, delivery,"
+               " dispatched_ms, result_received) VALUES (?,?,?,?,?,?,?,?)");
+  st.bind({a.job_id, std::int64_t{a.attempt}, a.engine, a.entry_id, a.worker, std::int64_t{a.delivery},
+           a.dispatched_ms, std::int64_t{a.result_received ? 1 : 0}});
+  st.step();
+}
+
+std::optional<RemoteAttempt> JobStore::remote_attempt(const std::string& job_id) const {
+  std::lock_guard lock(mutex_);
+  Statement st(db_,
+               "SELECT job_id, attempt, engine, entry_id, worker, delivery, dispatched_ms, result_received"
+               " FROM remote_attempts WHERE job_id=?");
+  st.bind({job_id});
+  if (!st.step()) return std::nullopt;
+  RemoteAttempt a;
+  a.job_id = st.text(0);
+  a.attempt = static_cast<int>(st.integer(1));
+  a.engine = st.text(2);
+  a.entry_id = st.text(3);
+  a.worker = st.text(4);
+  a.delivery = static_cast<int>(st.integer(5));
+  a.dispatched_ms = st.integer(6);
+  a.result_received = st.integer(7) != 0;
+  return a;
 }
 
 }  // namespace sonic::jobs

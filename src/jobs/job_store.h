@@ -97,6 +97,10 @@ class JobStore {
   // ("list", "cache_hit", …), for jobs_store_test and for diagnosis.
   std::map<std::string, std::string> query_plans() const;
 
+  // The current remote attempt of a job dispatched over Redis (schema step 2).
+  void put_remote_attempt(const RemoteAttempt& attempt);
+  std::optional<RemoteAttempt> remote_attempt(const std::string& job_id) const;
+
  private:
   struct Statement;
   void migrate();  // applies the schema steps this database lacks (constructor)
