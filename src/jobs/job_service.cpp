@@ -77,6 +77,12 @@ JobService::JobService(ServiceConfig config)
     if (ec) throw Error(ErrorCode::internal, "cannot create " + dir.string() + ": " + ec.message());
   }
   store_ = std::make_unique<JobStore>(config_.data_dir / "sonic.db");
+  idempotency_ = std::make_unique<IdempotencyStore>(config_.data_dir / "sonic.db", config_.idempotency_keep);
+  webhooks_ = std::make_unique<WebhookSender>(config_.data_dir / "sonic.db", config_.webhooks,
+                                              [this](const std::string& id) { return store_->get(id); });
+  events_.set_observer([this](const std::string& id, const std::string& type, const nlohmann::json& data) {
+    webhooks_->on_job_event(id, type, data);
+  });
 
   // Engine catalogue: metadata only (name, version); workers make their own instances.
   auto default_engine = engine::make_engine(config_.default_engine);
@@ -96,7 +102,9 @@ std::string JobService::engine_version(const std::string& name) const {
 }
 
 void JobService::start() {
+  idempotency_->drop_in_progress();
   recover();
+  webhooks_->start();
   accepting_ = true;
   for (int i = 0; i < std::max(1, config_.workers); ++i) workers_.emplace_back([this, i] { worker_loop(i); });
   janitor_ = std::thread([this] { janitor_loop(); });
@@ -316,6 +324,7 @@ void JobService::remove(const std::string& id) {
   }
   store_->remove(id);
   events_.forget(id);
+  webhooks_->forget_job(id);
   if (!job->output_file.empty() && store_->count_output_refs(job->output_file) == 0) {
     std::error_code ec;
     fs::remove(outputs_dir_ / job->output_file, ec);
@@ -361,6 +370,7 @@ void JobService::stop(std::chrono::seconds grace) {
   { std::lock_guard wake(janitor_mutex_); }  // no lost wake-up between its check and its wait
   janitor_wake_.notify_all();
   if (janitor_.joinable()) janitor_.join();
+  webhooks_->stop();
 }
 
 bool JobService::ready(std::string* why) const {
@@ -590,6 +600,8 @@ void JobService::sweep() {
     }
   }
   events_.prune(std::chrono::seconds(600));
+  webhooks_->prune();
+  idempotency_->prune();
   if (expired || uploads) log::info("janitor sweep", {{"outputs_expired", expired}, {"uploads_deleted", uploads}});
 }
 

@@ -31,10 +31,12 @@
 #include "engine/engine.h"
 #include "jobs/fair_queue.h"
 #include "jobs/histogram.h"
+#include "jobs/idempotency_store.h"
 #include "jobs/job.h"
 #include "jobs/job_events.h"
 #include "jobs/job_store.h"
 #include "jobs/wait_estimate.h"
+#include "jobs/webhook_sender.h"
 
 namespace sonic::jobs {
 
@@ -56,6 +58,10 @@ struct ServiceConfig {
   // 429 rate_limited. Joining an identical in-flight job or a cache hit adds no work and
   // is not capped.
   int max_active_per_client = 0;
+  // Webhooks (issue 15): off unless a secret and a transport (http/) are given.
+  WebhookSettings webhooks;
+  // How long an Idempotency-Key is remembered (per user).
+  std::chrono::seconds idempotency_keep{24 * 3600};
 };
 
 // A validated request whose files are already stored in uploads/.
@@ -153,6 +159,9 @@ class JobService {
   const ServiceConfig& config() const { return config_; }
   // Runs one janitor sweep now (also used by tests through the janitor interval).
   void sweep();
+  // Webhook subscriptions and deliveries; Idempotency-Key records (issue 15).
+  WebhookSender& webhooks() { return *webhooks_; }
+  IdempotencyStore& idempotency() { return *idempotency_; }
 
  private:
   struct Running {
@@ -174,6 +183,8 @@ class JobService {
   ServiceConfig config_;
   std::filesystem::path uploads_dir_, outputs_dir_, tmp_dir_;
   std::unique_ptr<JobStore> store_;
+  std::unique_ptr<IdempotencyStore> idempotency_;
+  std::unique_ptr<WebhookSender> webhooks_;  // its threads: start() to stop()
   FairQueue queue_;
   mutable JobEvents events_;
   std::vector<EngineInfo> engines_;
