@@ -82,5 +82,6 @@ void add_job_routes(Router& router, ApiContext& api);
 void add_output_routes(Router& router, ApiContext& api);
 void add_admin_routes(Router& router, ApiContext& api);
 void add_web_routes(Router& router, ApiContext& api);
+void add_webhook_routes(Router& router, ApiContext& api);
 
 }  // namespace sonic::http

@@ -84,6 +84,7 @@ struct HttpServer::Impl : Dispatcher {
     add_output_routes(router, api);
     add_admin_routes(router, api);
     add_web_routes(router, api);
+    add_webhook_routes(router, api);
   }
 
   Lane lane(const wire::RequestHead& head) const override {
