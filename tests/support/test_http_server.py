@@ -21,7 +21,8 @@ Standard library only, run with Debian's /usr/bin/python3 by tests/integration/p
               /huge-length              Content-Length: 10 GB
             every request is logged as a JSON line to --log.
 
-The bound port is written to --port-file once the server listens.
+The bound port is written to --port-file once the server listens; --tls-cert/--tls-key
+serve HTTPS.
 """
 import argparse
 import base64
@@ -225,8 +226,15 @@ def main():
     p.add_argument("--secret", default="")
     p.add_argument("--responses", default="200")
     p.add_argument("--dir", default=".")
+    p.add_argument("--tls-cert", default="")
+    p.add_argument("--tls-key", default="")
     a = p.parse_args()
     server = Server((a.host, a.port), Handler)
+    if a.tls_cert:
+        import ssl
+        context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        context.load_cert_chain(a.tls_cert, a.tls_key)
+        server.socket = context.wrap_socket(server.socket, server_side=True)
     server.secret = a.secret
     server.responses = a.responses.split(",")
     server.dir = a.dir

@@ -132,9 +132,10 @@ int connect_any(const Resolved& r, Deadline deadline, std::chrono::milliseconds 
 // One connection's bytes, with the deadlines of one request.
 class Connection {
  public:
-  Connection(std::unique_ptr<Stream> stream, Deadline deadline, std::chrono::milliseconds read_timeout,
+  // `ssl` (owned by the stream, may be null) only to say why a handshake failed.
+  Connection(std::unique_ptr<Stream> stream, SSL* ssl, Deadline deadline, std::chrono::milliseconds read_timeout,
              const std::atomic<bool>* stopping)
-      : stream_(std::move(stream)), deadline_(deadline), read_timeout_(read_timeout), stopping_(stopping) {}
+      : stream_(std::move(stream)), ssl_(ssl), deadline_(deadline), read_timeout_(read_timeout), stopping_(stopping) {}
 
   void handshake() {
     while (true) {
@@ -246,14 +247,14 @@ class Connection {
     throw Trouble{Trouble::timeout, "no byte came for " + seconds_text(read_timeout_)};
   }
   std::string tls_error() const {
-    unsigned long e = ERR_get_error();
-    char text[256] = "the TLS handshake failed";
-    if (e) ERR_error_string_n(e, text, sizeof text);
-    ERR_clear_error();
-    return std::string("TLS: ") + text;
+    long verify = ssl_ ? SSL_get_verify_result(ssl_) : X509_V_OK;
+    if (verify != X509_V_OK)
+      return std::string("the server's TLS certificate was not accepted (") + X509_verify_cert_error_string(verify) + ")";
+    return "the TLS handshake failed";
   }
 
   std::unique_ptr<Stream> stream_;
+  SSL* ssl_;
   std::string buffer_;
   Deadline deadline_;
   std::chrono::milliseconds read_timeout_;
@@ -289,8 +290,9 @@ struct OutboundClient::Exchange {
     Resolved addresses = resolve_checked(url, client.policy_, field);
     int fd = connect_any(addresses, deadline, client.settings_.connect_timeout, stopping);
     std::unique_ptr<Stream> stream;
+    SSL* ssl = nullptr;
     if (url.tls()) {
-      SSL* ssl = SSL_new(client.tls_);
+      ssl = SSL_new(client.tls_);
       if (!ssl || SSL_set_fd(ssl, fd) != 1) {
         if (ssl) SSL_free(ssl);
         ::close(fd);
@@ -307,7 +309,7 @@ struct OutboundClient::Exchange {
     } else {
       stream = std::make_unique<Stream>(fd);
     }
-    Connection c(std::move(stream), deadline, client.settings_.read_timeout, stopping);
+    Connection c(std::move(stream), ssl, deadline, client.settings_.read_timeout, stopping);
     if (url.tls()) c.handshake();
     return c;
   }
