@@ -26,7 +26,8 @@ void fetch_input(const ApiContext& api, UploadSink& sink, const std::string& par
   FetchResult r = c.get(url, field, budget, [&](std::string_view data) { return sink.write(data.data(), data.size()); });
   sink.end_part();
   if (sink.write_failed()) throw Error(ErrorCode::internal, "The server could not store the fetched file.");
-  log::info("input fetched", {{"field", field}, {"url", r.final_url}, {"bytes", r.bytes}, {"redirects", r.redirects},
+  // Without the query: presigned URLs carry their credentials there.
+  log::info("input fetched", {{"field", field}, {"url", r.final_url.substr(0, r.final_url.find('?'))}, {"bytes", r.bytes}, {"redirects", r.redirects},
                               {"ms", std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - started).count()}});
 }
 

@@ -262,6 +262,31 @@ TEST_F(ServerWebhooks, StartedProgressAtMostEvery500msAndCompletedLast) {
   EXPECT_EQ(progress.size() + static_cast<std::size_t>(superseded), times.size());
 }
 
+TEST_F(ServerWebhooks, AFailedJobsCompletionCarriesItsError) {
+  PythonServer receiver({"webhook", "--secret", kSecret});
+  ServerProcess server(args());
+  auto c = server.client();
+  // A plain grey picture: no face, so the job fails with no_face.
+  write_file(temp_ / "blank.ppm", "P6\n64 64\n255\n" + std::string(64 * 64 * 3, '\x80'));
+  run_ok("ffmpeg -loglevel error -y -i " + shell_quote((temp_ / "blank.ppm").string()) + " " +
+         shell_quote((temp_ / "blank.png").string()));
+  httplib::MultipartFormDataItems items = {file_part("image", temp_ / "blank.png"),
+                                           file_part("audio", fixture("speech_en_5s.wav")),
+                                           text_part("config", json{{"duration", 0.5}}.dump()),
+                                           text_part("webhook_url", hook(receiver))};
+  auto r = c->Post("/api/sonic/generate", items);
+  ASSERT_TRUE(r);
+  EXPECT_EQ(body_json(r)["code"], "no_face") << r->body;
+  auto seen = receiver.wait_for([](auto& q) { return !q.empty(); });
+  ASSERT_EQ(seen.size(), 1u);
+  json p = payload_of(seen[0]);
+  EXPECT_TRUE(seen[0]["verified"].get<bool>());
+  EXPECT_EQ(p["type"], "job.completed");
+  EXPECT_EQ(p["data"]["status"], "failed");
+  EXPECT_EQ(p["data"]["error"]["code"], "no_face");
+  EXPECT_FALSE(p["data"].contains("video_url"));
+}
+
 TEST_F(ServerWebhooks, CacheHitAndBadEventsAndTheLogRoute) {
   PythonServer receiver({"webhook", "--secret", kSecret});
   ServerProcess server(args());
