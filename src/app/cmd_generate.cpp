@@ -10,6 +10,7 @@
 
 #include "app/commands.h"
 #include "engine/engine.h"
+#include "engine/external/engine_declaration.h"
 #include "engine/params.h"
 #include "util/error.h"
 #include "util/log.h"
@@ -26,6 +27,7 @@ struct GenerateOptions {
   std::vector<std::string> assignments;
   bool json = false;
   std::string log_level = "warn";
+  std::vector<std::string> external_engines;
 };
 
 // Ctrl-C asks the running engine to stop; the engine then removes its partial output.
@@ -80,7 +82,15 @@ class ProgressPrinter {
 
 int run_generate(const GenerateOptions& options) {
   log::init(log::parse_level(options.log_level));
+  // Declared engines are known before the parameters name one; their processes end with us.
+  struct EnginesStop {
+    ~EnginesStop() { engine::stop_external_engines(); }
+  } engines_stop;
   try {
+    std::vector<engine::external::EngineDeclaration> declarations;
+    for (const auto& text : options.external_engines)
+      declarations.push_back(engine::external::parse_engine_declaration(text));
+    engine::install_external_engines(declarations);
     engine::GenerationParams params;
     if (!options.preset.empty()) params = engine::apply_config(params, engine::find_preset(options.preset).config);
     if (!options.config.empty()) params = engine::apply_config(params, engine::parse_config_text(options.config));
@@ -89,7 +99,11 @@ int run_generate(const GenerateOptions& options) {
       params = engine::apply_config(params, nlohmann::json{{key, value}});
     }
 
-    engine::JobInput job{options.image, options.audio, options.output, params, {}};
+    engine::JobInput job;
+    job.image = options.image;
+    job.audio = options.audio;
+    job.output = options.output;
+    job.params = params;
     auto engine = engine::make_engine(params.engine);
     engine::CancelToken cancel;
     g_cancel = &cancel;
@@ -137,6 +151,8 @@ void add_generate_command(CLI::App& app) {
   cmd->add_option("--preset", options->preset, "Start from a preset (natural, expressive, news-anchor, singing)");
   cmd->add_option("--set", options->assignments, "One parameter, key=value (repeatable; applied last)");
   cmd->add_flag("--json", options->json, "Print the result as JSON (the API's result object)");
+  cmd->add_option("--external-engine", options->external_engines,
+                  "Declare an external engine, NAME=COMMAND ARGS (no shell); select it with --set engine=NAME");
   cmd->add_option("--log-level", options->log_level, "debug | info | warn | error")->capture_default_str();
   cmd->callback([options] { throw CLI::RuntimeError(run_generate(*options)); });
 }

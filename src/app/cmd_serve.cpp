@@ -26,6 +26,7 @@
 #include <thread>
 
 #include "app/commands.h"
+#include "engine/external/engine_declaration.h"
 #include "http/http_server.h"
 #include "http/outbound/webhook_transport.h"
 #include "jobs/job_service.h"
@@ -102,6 +103,9 @@ struct ServeOptions {
   double webhook_first_retry_s = 5;
   double webhook_timeout_s = 15;
   std::set<std::string> from_config_file;  // settings the config file gave (flag names)
+  // External engines (docs/engine-protocol.md): flags, then the config file's list.
+  std::vector<std::string> external_engines;
+  nlohmann::json external_engines_json;
 };
 
 // With auth on and no HS256 secret to derive it from, signed URLs need a key that survives
@@ -163,7 +167,9 @@ void apply_config_file(CLI::App& cmd, ServeOptions& o) {
       {"fetch-timeout-s", num(o.fetch_timeout_s)}, {"fetch-read-timeout-s", num(o.fetch_read_timeout_s)},
       {"fetch-ca-file", num(o.fetch_ca_file)}, {"webhook-secret-file", num(o.webhook_secret_file)},
       {"webhook-retry-period-s", num(o.webhook_retry_period_s)},
-      {"webhook-first-retry-s", num(o.webhook_first_retry_s)}, {"webhook-timeout-s", num(o.webhook_timeout_s)}};
+      {"webhook-first-retry-s", num(o.webhook_first_retry_s)}, {"webhook-timeout-s", num(o.webhook_timeout_s)},
+      {"external-engine", num(o.external_engines)},
+      {"external-engines", Setter([&o](const nlohmann::json& v) { o.external_engines_json = v; })}};
   for (auto it = file.begin(); it != file.end(); ++it) {
     std::string key = it.key();
     for (char& c : key)
@@ -171,7 +177,7 @@ void apply_config_file(CLI::App& cmd, ServeOptions& o) {
     auto setter = setters.find(key);
     if (setter == setters.end())
       throw Error(ErrorCode::invalid_config, "Unknown setting '" + it.key() + "' in " + o.config_file + ".", it.key());
-    if (cmd.get_option("--" + key)->count() > 0) continue;  // a flag or env var wins
+    if (key != "external-engines" && cmd.get_option("--" + key)->count() > 0) continue;  // a flag or env var wins
     try {
       setter->second(it.value());
       o.from_config_file.insert(key);
@@ -316,6 +322,16 @@ int run_serve(CLI::App& cmd, ServeOptions o) {
     sc.webhooks.retry_period = std::chrono::seconds(static_cast<std::int64_t>(std::max(1.0, o.webhook_retry_period_s)));
     sc.webhooks.first_retry = ms(o.webhook_first_retry_s);
     sc.webhooks.user_agent = os.user_agent;
+
+    // External engines start loading their models now, while the rest comes up; the same
+    // declarations work for `worker` and `generate`.
+    std::vector<engine::external::EngineDeclaration> declarations =
+        engine::external::engine_declarations_from_json(o.external_engines_json);
+    for (const auto& text : o.external_engines) declarations.push_back(engine::external::parse_engine_declaration(text));
+    engine::install_external_engines(declarations);
+    struct EnginesStop {
+      ~EnginesStop() { engine::stop_external_engines(); }
+    } engines_stop;
 
     jobs::JobService service(sc);
     http::HttpServer server(hc, service);
@@ -467,6 +483,9 @@ void add_serve_command(CLI::App& app) {
       "Wait before a webhook's second attempt; it doubles for each further one (up to an hour)");
   opt("--webhook-timeout-s", o->webhook_timeout_s, "SONIC_WEBHOOK_TIMEOUT_S", "Longest webhook attempt");
   cmd->add_flag("--no-cache", o->no_cache, "Disable the result cache and in-flight dedup")->envname("SONIC_NO_CACHE");
+  cmd->add_option("--external-engine", o->external_engines,
+                  "An external engine, NAME=COMMAND ARGS (no shell) or a JSON object; repeatable "
+                  "(docs/engine-protocol.md)");
   cmd->callback([o, cmd] { throw CLI::RuntimeError(run_serve(*cmd, *o)); });
 }
 

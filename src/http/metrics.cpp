@@ -74,6 +74,7 @@ std::string HttpMetrics::render(const jobs::ServiceMetrics& s) const {
   out += "# TYPE sonic_stage_duration_seconds histogram\n";
   for (const auto& [stage, h] : s.stage_seconds)
     histogram_lines(out, "sonic_stage_duration_seconds", "stage=\"" + stage + "\"", h);
+  out += jobs::engine_metrics_text(s.engines);
   return out;
 }
 

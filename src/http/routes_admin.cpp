@@ -14,10 +14,12 @@ void add_admin_routes(Router& router, ApiContext& api) {
       [&api](Call& call) { send_json(call.res, 200, {{"status", "ok"}, {"version", api.config.version}}); });
   get("/readyz", Access::public_route, [&api](Call& call) {
     std::string why;
-    if (api.service.ready(&why)) return send_json(call.res, 200, {{"ready", true}});
+    json engines = api.service.engines_json()["engines"];
+    if (api.service.ready(&why)) return send_json(call.res, 200, {{"ready", true}, {"engines", engines}});
     json body = error_body(call, api.service.accepting() ? ErrorCode::internal : ErrorCode::shutting_down,
                            "Not ready: " + why, "");
     body["ready"] = false;
+    body["engines"] = engines;
     send_json(call.res, 503, body);
   });
   get("/metrics", Access::metrics, [&api](Call& call) {
@@ -29,16 +31,8 @@ void add_admin_routes(Router& router, ApiContext& api) {
       list.push_back({{"name", p.name}, {"description", p.description}, {"config", p.config}});
     send_json(call.res, 200, {{"success", true}, {"presets", list}});
   });
-  get("/api/engines", Access::public_route, [&api](Call& call) {
-    json list = json::array();
-    std::string default_name;
-    for (const auto& e : api.service.engines()) {
-      list.push_back({{"name", e.name}, {"version", e.version}, {"description", e.description},
-                      {"default", e.is_default}, {"parameters", e.parameters.to_json()}});
-      if (e.is_default) default_name = e.name;
-    }
-    send_json(call.res, 200, {{"success", true}, {"engines", list}, {"default", default_name}});
-  });
+  get("/api/engines", Access::public_route,
+      [&api](Call& call) { send_json(call.res, 200, api.service.engines_json()); });
   // What a client may send, so it can check before uploading (the page does).
   get("/api/limits", Access::public_route, [&api](Call& call) {
     const auto& sc = api.service.config();

@@ -84,21 +84,19 @@ JobService::JobService(ServiceConfig config)
     webhooks_->on_job_event(id, type, data);
   });
 
-  // Engine catalogue: metadata only (name, version); workers make their own instances.
-  auto default_engine = engine::make_engine(config_.default_engine);
-  default_engine_ = default_engine->name();
-  for (const std::string& name : engine::engine_names()) {
-    auto e = engine::make_engine(name);
-    engines_.push_back({e->name(), e->version(), e->description(), e->name() == default_engine_, e->parameters()});
-  }
+  // Engines: one queue each; workers make their own instances.
+  default_engine_ = engine::make_engine(config_.default_engine)->name();
+  for (const std::string& name : engine::engine_names()) queue_.add_engine(name);
 }
 
 JobService::~JobService() { stop(0s); }
 
 std::string JobService::engine_version(const std::string& name) const {
-  for (const auto& e : engines_)
-    if (e.name == name) return e.version;
-  return {};
+  try {
+    return engine::make_engine(name)->version();
+  } catch (const Error&) {
+    return {};
+  }
 }
 
 void JobService::start() {
@@ -106,7 +104,12 @@ void JobService::start() {
   recover();
   webhooks_->start();
   accepting_ = true;
-  for (int i = 0; i < std::max(1, config_.workers); ++i) workers_.emplace_back([this, i] { worker_loop(i); });
+  // Each engine's own slots: built-in engines get --workers threads, an external engine as
+  // many as its declaration says (a GPU process runs one job at a time by default).
+  for (const auto& info : engines()) {
+    int slots = info.status.slots > 0 ? info.status.slots : std::max(1, config_.workers);
+    for (int i = 0; i < slots; ++i) workers_.emplace_back([this, name = info.name, i] { worker_loop(name, i); });
+  }
   janitor_ = std::thread([this] { janitor_loop(); });
 }
 
@@ -132,8 +135,15 @@ void JobService::recover() {
       ++requeued;
     }
   }
-  for (const JobRecord& job : store_->list_in_state(JobState::queued)) {
-    queue_.push(job.client, job.id, /*force=*/true);
+  for (JobRecord job : store_->list_in_state(JobState::queued)) {
+    if (!queue_.push(job.engine, job.client, job.id, /*force=*/true)) {
+      job.state = JobState::failed;  // its engine is not declared any more
+      job.error_code = "engine_unavailable";
+      job.error_message = "The engine '" + job.engine + "' is not configured on this server any more.";
+      job.finished_ms = now_ms();
+      finish(job);
+      continue;
+    }
     ++queued;
   }
   log::info("job recovery", {{"queued", queued}, {"retried", requeued}, {"interrupted", interrupted}});
@@ -142,11 +152,12 @@ void JobService::recover() {
 JobRecord JobService::prepare(JobSpec& spec) const {
   if (!accepting_) throw Error(ErrorCode::shutting_down, "The server is shutting down; try again in a moment.");
   std::string engine_name = spec.params.engine.empty() ? default_engine_ : spec.params.engine;
-  if (std::none_of(engines_.begin(), engines_.end(), [&](auto& e) { return e.name == engine_name; })) {
-    std::string names;
-    for (const auto& e : engines_) names += (names.empty() ? "" : ", ") + e.name;
-    throw Error(ErrorCode::invalid_param, "Unknown engine '" + engine_name + "'; installed: " + names + ".", "engine");
-  }
+  const engine::EngineStatus engine_status = engine::make_engine(engine_name)->status();  // invalid_param when unknown
+  if (engine_status.refuses_jobs)  // it cannot even start: better said now than after queueing
+    throw Error(ErrorCode::engine_unavailable, "The engine '" + engine_name + "' is not running: it " +
+                                                   engine_status.reason + ". Try again later or choose another engine.",
+                "engine")
+        .with_retry_after(std::max(1, static_cast<int>(std::ceil(engine_status.restart_in_s))));
   spec.params.engine = engine_name;
 
   JobRecord job;
@@ -232,7 +243,7 @@ SubmitOutcome JobService::submit(JobSpec spec) {
     if (!outcome.cached && !outcome.joined) {
       check_active_cap(job.client);
       store_->insert(job);
-      if (!queue_.push(job.client, job.id)) {
+      if (!queue_.push(job.engine, job.client, job.id)) {
         store_->remove(job.id);
         throw Error(ErrorCode::queue_full,
                     "The queue is full (" + std::to_string(queue_.capacity()) + " jobs waiting); retry later.");
@@ -379,7 +390,12 @@ bool JobService::ready(std::string* why) const {
     return false;
   };
   if (!accepting_) return say("not accepting jobs (starting or shutting down)");
-  if (engines_.empty()) return say("no engine");
+  if (auto status = engine::make_engine(default_engine_)->status(); status.state != engine::EngineState::ready) {
+    std::string reason = "the default engine '" + default_engine_ + "' is " + std::string(engine::engine_state_name(status.state)) +
+                         (status.reason.empty() ? "" : ": it " + status.reason);
+    if (why) *why = reason;
+    return false;
+  }
   fs::path probe = tmp_dir_ / (".ready-" + new_uuid());
   {
     std::ofstream f(probe);
@@ -410,6 +426,7 @@ ServiceMetrics JobService::metrics() const {
   m.job_seconds = job_seconds_.snapshot();
   std::lock_guard lock(stage_mutex_);
   for (const auto& [stage, h] : stage_seconds_) m.stage_seconds[stage] = h->snapshot();
+  m.engines = engines();
   return m;
 }
 
@@ -419,11 +436,11 @@ WaitEstimate JobService::wait_estimate() const {
   return estimate_wait(recent_runs_.fit(), running_progress, static_cast<int>(queue_.size()), config_.workers);
 }
 
-void JobService::worker_loop(int index) {
+void JobService::worker_loop(const std::string& engine_name, int index) {
   std::map<std::string, std::unique_ptr<engine::Engine>> engines;  // owned by this thread
-  log::info("worker started", {{"worker", index}});
+  log::info("worker started", {{"worker", index}, {"engine", engine_name}});
   while (!stopping_) {
-    auto id = queue_.pop(1s);
+    auto id = queue_.pop(engine_name, 1s);
     if (!id) continue;
     try {
       run_job(*id, engines);
@@ -478,6 +495,8 @@ void JobService::run_job(const std::string& id, std::map<std::string, std::uniqu
     input.output = tmp_output;
     input.params = params_from_json(job.params, config_.limits.max_audio_seconds);
     input.limits = config_.limits;
+    input.work_dir = tmp_dir_ / (id + ".work");
+    input.job_id = id;
     auto& engine = engines[job.engine];
     if (!engine) engine = engine::make_engine(job.engine);
     engine::EngineResult result = engine->generate(input, progress, *token);

@@ -29,7 +29,7 @@
 #include <vector>
 
 #include "engine/engine.h"
-#include "jobs/fair_queue.h"
+#include "jobs/engine_queues.h"
 #include "jobs/histogram.h"
 #include "jobs/idempotency_store.h"
 #include "jobs/job.h"
@@ -87,7 +87,16 @@ struct EngineInfo {
   std::string description;
   bool is_default = false;
   engine::EngineParameters parameters;  // honoured and ignored parameters
+  engine::EngineStatus status;          // kind, state (+ reason), device, limits, slots
+
+  // One entry of GET /api/engines (engine_info.cpp).
+  nlohmann::json to_json() const;
 };
+
+// Every engine of this process as GET /api/engines shows it, the default one marked.
+std::vector<EngineInfo> describe_engines(const std::string& default_engine);
+// Prometheus lines about the engines (state, restarts, jobs, peak memory) for /metrics.
+std::string engine_metrics_text(const std::vector<EngineInfo>& engines);
 
 struct ServiceMetrics {
   std::map<JobState, int> jobs_by_state;
@@ -99,6 +108,7 @@ struct ServiceMetrics {
   std::uint64_t joined = 0;
   Histogram::Snapshot job_seconds;
   std::map<std::string, Histogram::Snapshot> stage_seconds;
+  std::vector<EngineInfo> engines;
 };
 
 class JobService {
@@ -149,7 +159,9 @@ class JobService {
   // Engine loaded, storage writable, queue reachable.
   bool ready(std::string* why) const;
 
-  std::vector<EngineInfo> engines() const { return engines_; }
+  std::vector<EngineInfo> engines() const { return describe_engines(default_engine_); }
+  // GET /api/engines: {"success", "default", "engines": [EngineInfo::to_json()]}.
+  nlohmann::json engines_json() const;
   ServiceMetrics metrics() const;
   // The wait a new job would have now, from recent run times and the jobs ahead (GET /api/limits).
   WaitEstimate wait_estimate() const;
@@ -170,7 +182,7 @@ class JobService {
   };
 
   void recover();
-  void worker_loop(int index);
+  void worker_loop(const std::string& engine, int index);
   void run_job(const std::string& id, std::map<std::string, std::unique_ptr<engine::Engine>>& engines);
   // Writes a final row, emits the final event, frees uploads; false when the job is gone.
   bool finish(JobRecord& job);
@@ -185,9 +197,8 @@ class JobService {
   std::unique_ptr<JobStore> store_;
   std::unique_ptr<IdempotencyStore> idempotency_;
   std::unique_ptr<WebhookSender> webhooks_;  // its threads: start() to stop()
-  FairQueue queue_;
+  EngineQueues queue_;  // one fair queue per engine: each engine has its own workers
   mutable JobEvents events_;
-  std::vector<EngineInfo> engines_;
   std::string default_engine_;
 
   std::atomic<bool> accepting_{false};

@@ -451,6 +451,16 @@ ScoreReport score_video(const std::filesystem::path& video,
   return report;
 }
 
+struct FrameMeasurer::Impl {
+  explicit Impl(const ScoreOptions& options)
+      : tracker(face::FaceLandmarker::shared(), options.redetect_every) {}
+  FaceTracker tracker;
+};
+
+FrameMeasurer::FrameMeasurer(const ScoreOptions& options) : impl_(std::make_unique<Impl>(options)) {}
+FrameMeasurer::~FrameMeasurer() = default;
+FrameMeasure FrameMeasurer::next(const cv::Mat& bgr) { return impl_->tracker.next(bgr); }
+
 nlohmann::json ScoreReport::to_json() const {
   const auto value = [](const std::optional<double>& v) -> nlohmann::json {
     if (v && std::isfinite(*v)) return *v;

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <filesystem>
+#include <memory>
 #include <nlohmann/json.hpp>
 #include <opencv2/core.hpp>
 #include <optional>
@@ -116,6 +117,22 @@ struct ScoreReport {
 ScoreReport score_video(const std::filesystem::path& video,
                         const std::optional<std::filesystem::path>& audio = std::nullopt,
                         const ScoreOptions& options = {});
+
+// Measures frames one after another with the same detection and tracking as score_video,
+// for frames that are not in a file yet (the finishing step's align_mouth measures an
+// external engine's frames before they are encoded). One instance per video; not shared.
+class FrameMeasurer {
+ public:
+  explicit FrameMeasurer(const ScoreOptions& options = {});
+  ~FrameMeasurer();
+  FrameMeasurer(const FrameMeasurer&) = delete;
+  FrameMeasurer& operator=(const FrameMeasurer&) = delete;
+  FrameMeasure next(const cv::Mat& bgr);
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
 
 // The statistics alone, from per-frame measures and raw per-frame loudness in dBFS (empty
 // when there is no audio; padded with silence or cut to the frame count). For engines that
