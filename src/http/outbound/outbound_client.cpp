@@ -30,6 +30,7 @@ constexpr std::size_t kMaxPostAnswer = 64 * 1024;  // of a webhook receiver's bo
 struct Trouble {
   enum Kind { network, timeout, stopped, protocol } kind;
   std::string message;
+  bool overall = false;  // a timeout of the whole exchange's deadline, not of one wait
 };
 
 std::string seconds_text(std::chrono::milliseconds ms) {
@@ -108,11 +109,13 @@ int connect_any(const Resolved& r, Deadline deadline, std::chrono::milliseconds 
     }
     if (rc != 0) {
       bool stopped = false;
-      if (!wait_ready(fd, IoStatus::want_write, sooner(deadline, Clock::now() + per_address), stopping, &stopped)) {
+      Deadline until = sooner(deadline, Clock::now() + per_address);
+      if (!wait_ready(fd, IoStatus::want_write, until, stopping, &stopped)) {
         ::close(fd);
         if (stopped) throw Trouble{Trouble::stopped, "stopped"};
+        // poll() counts whole milliseconds, so it may give up a moment before `until`.
+        if (until == deadline || Clock::now() >= deadline) throw Trouble{Trouble::timeout, "connecting timed out", true};
         last = "connecting timed out";
-        if (Clock::now() >= deadline) break;
         continue;
       }
       int err = 0;
@@ -238,12 +241,14 @@ class Connection {
  private:
   void wait(IoStatus want) {
     auto now = Clock::now();
-    if (now >= deadline_) throw Trouble{Trouble::timeout, "took too long"};
+    if (now >= deadline_) throw Trouble{Trouble::timeout, "took too long", true};
     bool stopped = false;
     Deadline until = sooner(deadline_, now + read_timeout_);
     if (wait_ready(stream_->fd(), want, until, stopping_, &stopped)) return;
     if (stopped) throw Trouble{Trouble::stopped, "stopped"};
-    if (Clock::now() >= deadline_) throw Trouble{Trouble::timeout, "took too long"};
+    // poll() counts whole milliseconds, so it may give up a moment before `until`: which bound
+    // was the nearer one says which limit ran out.
+    if (until == deadline_ || Clock::now() >= deadline_) throw Trouble{Trouble::timeout, "took too long", true};
     throw Trouble{Trouble::timeout, "no byte came for " + seconds_text(read_timeout_)};
   }
   std::string tls_error() const {
@@ -387,7 +392,7 @@ FetchResult OutboundClient::get(const std::string& text, const std::string& fiel
       result.final_url = url.text();
       return result;
     } catch (const Trouble& t) {
-      if (t.kind == Trouble::timeout && Clock::now() >= deadline)
+      if (t.kind == Trouble::timeout && t.overall)
         throw failed("it took longer than " + seconds_text(settings_.fetch_timeout));
       throw failed(t.message);
     }
@@ -415,7 +420,7 @@ PostResult OutboundClient::post(const std::string& text, const std::vector<std::
   } catch (const Trouble& t) {
     if (result.status != 0) return result;  // the answer came; its body did not matter
     result.stopped = t.kind == Trouble::stopped;
-    result.error = t.kind == Trouble::timeout && Clock::now() >= deadline
+    result.error = t.kind == Trouble::timeout && t.overall
                        ? "no answer within " + seconds_text(settings_.post_timeout)
                        : t.message;
   } catch (const Error& e) {
