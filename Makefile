@@ -9,7 +9,7 @@ export CCACHE_NOHASHDIR := 1
 
 RUN_ARGS ?=
 
-.PHONY: run test build build-asan test-release test-e2e test-asan test-one bench format clean
+.PHONY: run test build build-asan test-release test-e2e test-asan test-fuzz fuzz test-one bench format clean
 
 build:
 	scripts/setup release
@@ -20,7 +20,7 @@ build-asan:
 run: build
 	scripts/run-demo $(RUN_ARGS)
 
-test: build test-release test-e2e build-asan test-asan
+test: build test-release test-e2e build-asan test-asan test-fuzz
 
 test-release:
 	ctest --preset release --output-on-failure -j2
@@ -32,6 +32,14 @@ test-e2e:
 
 test-asan:
 	ctest --preset asan --output-on-failure -j2 -LE slow
+
+# Every fuzz/*_fuzz.cpp under libFuzzer + ASan/UBSan (clang; docs/fuzzing.md): 30 s each in
+# `make test`, a few minutes each with `make fuzz`; any finding fails.
+test-fuzz:
+	scripts/fuzz 30 2
+
+fuzz:
+	scripts/fuzz $${FUZZ_SECONDS:-180} 2
 
 # One suite alone, e.g. `make test-one T=media_probe_test`.
 test-one: build

@@ -106,6 +106,12 @@ struct ServeOptions {
   // External engines (docs/engine-protocol.md): flags, then the config file's list.
   std::vector<std::string> external_engines;
   nlohmann::json external_engines_json;
+  // Bounded work per job, storage (issue 10, docs/jobs.md).
+  double max_job_megapixel_frames = 15000;
+  int job_timeout_s = 900;
+  int max_full_frame_side = 2048;
+  double min_free_mb = 512;
+  double job_retention_h = 168;
 };
 
 // With auth on and no HS256 secret to derive it from, signed URLs need a key that survives
@@ -169,7 +175,10 @@ void apply_config_file(CLI::App& cmd, ServeOptions& o) {
       {"webhook-retry-period-s", num(o.webhook_retry_period_s)},
       {"webhook-first-retry-s", num(o.webhook_first_retry_s)}, {"webhook-timeout-s", num(o.webhook_timeout_s)},
       {"external-engine", num(o.external_engines)},
-      {"external-engines", Setter([&o](const nlohmann::json& v) { o.external_engines_json = v; })}};
+      {"external-engines", Setter([&o](const nlohmann::json& v) { o.external_engines_json = v; })},
+      {"max-job-megapixel-frames", num(o.max_job_megapixel_frames)}, {"job-timeout-s", num(o.job_timeout_s)},
+      {"max-full-frame-side", num(o.max_full_frame_side)}, {"min-free-mb", num(o.min_free_mb)},
+      {"job-retention-h", num(o.job_retention_h)}};
   for (auto it = file.begin(); it != file.end(); ++it) {
     std::string key = it.key();
     for (char& c : key)
@@ -273,6 +282,11 @@ int run_serve(CLI::App& cmd, ServeOptions o) {
     sc.cache = !o.no_cache;
     sc.isolate_clients = auth->enabled();
     sc.max_active_per_client = std::max(0, o.max_active_jobs);
+    sc.max_job_megapixel_frames = std::max(0.0, o.max_job_megapixel_frames);
+    sc.job_timeout = std::chrono::seconds(std::max(0, o.job_timeout_s));
+    sc.limits.max_full_frame_side = std::max(0, o.max_full_frame_side);
+    sc.min_free_bytes = static_cast<std::uint64_t>(std::max(0.0, o.min_free_mb) * 1024 * 1024);
+    sc.job_retention = std::chrono::seconds(static_cast<std::int64_t>(std::max(o.job_retention_h, o.retention_h) * 3600));
 
     http::HttpConfig hc;
     hc.host = o.host;
@@ -486,6 +500,16 @@ void add_serve_command(CLI::App& app) {
   cmd->add_option("--external-engine", o->external_engines,
                   "An external engine, NAME=COMMAND ARGS (no shell) or a JSON object; repeatable "
                   "(docs/engine-protocol.md)");
+  opt("--max-job-megapixel-frames", o->max_job_megapixel_frames, "SONIC_MAX_JOB_MEGAPIXEL_FRAMES",
+      "Most output megapixels x frames one job may render (more -> 422 job_too_large); 0 = no budget");
+  opt("--job-timeout-s", o->job_timeout_s, "SONIC_JOB_TIMEOUT_S",
+      "Wall-clock limit of a running job (past it the job fails with job_timeout); 0 = none");
+  opt("--max-full-frame-side", o->max_full_frame_side, "SONIC_MAX_FULL_FRAME_SIDE",
+      "full_frame output is scaled down to fit this many pixels on its longer side; 0 = no cap");
+  opt("--min-free-mb", o->min_free_mb, "SONIC_MIN_FREE_MB",
+      "Below this much free space on the data disk /readyz fails and new jobs get 507; 0 = off");
+  opt("--job-retention-h", o->job_retention_h, "SONIC_JOB_RETENTION_H",
+      "Hours a finished job's row is kept (at least --retention-h); then it is deleted with its files");
   cmd->callback([o, cmd] { throw CLI::RuntimeError(run_serve(*cmd, *o)); });
 }
 

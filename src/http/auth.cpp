@@ -20,6 +20,7 @@
 #include <sstream>
 
 #include "http/header_text.h"
+#include "http/jwt_parts.h"
 #include "util/error.h"
 #include "util/log.h"
 
@@ -34,35 +35,6 @@ constexpr std::size_t kMaxSubjectBytes = 256;
 
 Error config_error(const std::string& message, const std::string& flag) {
   return Error(ErrorCode::invalid_config, message, flag);
-}
-
-std::optional<std::string> base64url_decode(std::string_view in) {
-  std::string out;
-  out.reserve(in.size() * 3 / 4 + 3);
-  unsigned buffer = 0;
-  int bits = 0;
-  for (char c : in) {
-    int v;
-    if (c >= 'A' && c <= 'Z')
-      v = c - 'A';
-    else if (c >= 'a' && c <= 'z')
-      v = c - 'a' + 26;
-    else if (c >= '0' && c <= '9')
-      v = c - '0' + 52;
-    else if (c == '-')
-      v = 62;
-    else if (c == '_')
-      v = 63;
-    else
-      return std::nullopt;  // padding or standard base64 are not base64url
-    buffer = (buffer << 6) | static_cast<unsigned>(v);
-    bits += 6;
-    if (bits >= 8) {
-      bits -= 8;
-      out.push_back(static_cast<char>((buffer >> bits) & 0xff));
-    }
-  }
-  return out;
 }
 
 std::string hex(const unsigned char* data, std::size_t size) {
@@ -296,30 +268,17 @@ std::optional<Identity> Authenticator::authenticate(std::string_view authorizati
   // A JWT always has dots; an API key never does.
   if (!jwt_ || token.find('.') == std::string::npos) return check_api_key(token, failure);
 
-  auto dot1 = token.find('.');
-  auto dot2 = dot1 == std::string::npos ? dot1 : token.find('.', dot1 + 1);
-  if (dot1 == std::string::npos || dot2 == std::string::npos ||
-      token.find('.', dot2 + 1) != std::string::npos || dot2 + 1 >= token.size())
-    return refuse("The token is malformed (a signed JWT has three parts).");
-  auto header_text = base64url_decode(std::string_view(token).substr(0, dot1));
-  auto payload_text = base64url_decode(std::string_view(token).substr(dot1 + 1, dot2 - dot1 - 1));
-  if (!header_text || !payload_text) return refuse("The token is malformed (not base64url).");
-  json header = json::parse(*header_text, nullptr, false);
-  json claims = json::parse(*payload_text, nullptr, false);
-  if (!header.is_object() || !claims.is_object())
-    return refuse("The token is malformed (not JSON).");
-  // The algorithm is the server's choice, never the token's: checked before the signature.
-  if (!header.contains("alg") || !header["alg"].is_string() ||
-      header["alg"].get<std::string>() != algorithm_)
-    return refuse("The token must be signed with " + algorithm_ + ".");
+  std::string why;
+  auto parts = parse_jwt(token, algorithm_, why);
+  if (!parts) return refuse(why);
+  const json& claims = parts->claims;
 
   if (algorithm_ == "HS256") {
     // Checked here too, in constant time, so the comparison does not depend on how the
     // library compares MACs.
-    auto signature = base64url_decode(std::string_view(token).substr(dot2 + 1));
-    std::string expected = hmac_sha256(key_, std::string_view(token).substr(0, dot2));
-    if (!signature || signature->size() != expected.size() ||
-        CRYPTO_memcmp(signature->data(), expected.data(), expected.size()) != 0)
+    std::string expected = hmac_sha256(key_, parts->signing_input);
+    if (parts->signature.size() != expected.size() ||
+        CRYPTO_memcmp(parts->signature.data(), expected.data(), expected.size()) != 0)
       return refuse("The token's signature does not verify.");
   }
   jwt_t* raw = nullptr;

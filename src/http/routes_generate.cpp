@@ -15,6 +15,7 @@
 #include "http/upload_sink.h"
 #include "http/url_inputs.h"
 #include "http/wire/multipart.h"
+#include "jobs/admission.h"
 #include "media/probe.h"
 #include "util/log.h"
 
@@ -212,6 +213,7 @@ void generate(ApiContext& api, Call& call) {
     if (!req.body().discard(2 * api.config.max_request_bytes)) call.res.close = true;
     throw Error(ErrorCode::payload_too_large, "The request is larger than the limit of " + limit_text + ".");
   }
+  api.service.require_storage(req.head.content_length.value_or(0));  // 507 before a byte is stored
   UploadSink sink(api.service.uploads_dir(), api.config.max_request_bytes);
   GenerateFields fields;
   if (boundary) {
@@ -287,8 +289,9 @@ void generate(ApiContext& api, Call& call) {
   if (cached) {
     outcome = *cached;
   } else {
-    media::ImageInfo image_info = media::probe_image(image->path, limits);
-    media::AudioInfo audio_info = media::probe_audio(audio->path, limits);
+    jobs::Admission admitted = jobs::admit(image->path, audio->path, params, api.service.config());
+    const media::ImageInfo& image_info = admitted.image;
+    const media::AudioInfo& audio_info = admitted.audio;
     call.probe_ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - probe_start).count();
     std::string stem = jobs::new_uuid();
     spec.image_file = stem + "-image." + file_extension(image_info.format);

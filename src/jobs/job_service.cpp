@@ -11,6 +11,7 @@
 #include "jobs/sha256.h"
 #include "util/error.h"
 #include "util/log.h"
+#include "util/memory.h"
 
 namespace sonic::jobs {
 namespace fs = std::filesystem;
@@ -66,6 +67,7 @@ std::string final_event_type(const JobRecord& job) { return job.state == JobStat
 
 JobService::JobService(ServiceConfig config)
     : config_(std::move(config)),
+      deadlines_(std::chrono::duration_cast<std::chrono::milliseconds>(config_.job_timeout)),
       queue_(config_.queue_capacity),
       job_seconds_({0.5, 1, 2, 5, 10, 20, 30, 60, 120, 300, 600, 1800}) {
   uploads_dir_ = config_.data_dir / "uploads";
@@ -83,6 +85,7 @@ JobService::JobService(ServiceConfig config)
   events_.set_observer([this](const std::string& id, const std::string& type, const nlohmann::json& data) {
     webhooks_->on_job_event(id, type, data);
   });
+  storage_ = std::make_unique<StorageHealth>(*store_, config_.data_dir, config_.min_free_bytes);
 
   // Engines: one queue each; workers make their own instances.
   default_engine_ = engine::make_engine(config_.default_engine)->name();
@@ -173,7 +176,8 @@ JobRecord JobService::prepare(JobSpec& spec) const {
   job.cache_key = sha256_hex(engine_name + "\n" + engine_version(engine_name) + "\n" + job.params.dump() + "\n" +
                              spec.image_sha256 + "\n" + spec.audio_sha256 + "\n" +
                              std::to_string(config_.limits.max_image_pixels) + "\n" +
-                             std::to_string(config_.limits.max_audio_seconds));
+                             std::to_string(config_.limits.max_audio_seconds) + "\n" +
+                             std::to_string(config_.limits.max_full_frame_side));
   return job;
 }
 
@@ -242,6 +246,7 @@ SubmitOutcome JobService::submit(JobSpec spec) {
     }
     if (!outcome.cached && !outcome.joined) {
       check_active_cap(job.client);
+      require_storage();
       store_->insert(job);
       if (!queue_.push(job.engine, job.client, job.id)) {
         store_->remove(job.id);
@@ -396,6 +401,11 @@ bool JobService::ready(std::string* why) const {
     if (why) *why = reason;
     return false;
   }
+  // Notices (and may repair) a deleted database or data dir.
+  if (std::string problem = storage_->check(); !problem.empty()) {
+    if (why) *why = problem;
+    return false;
+  }
   fs::path probe = tmp_dir_ / (".ready-" + new_uuid());
   {
     std::ofstream f(probe);
@@ -410,6 +420,8 @@ bool JobService::ready(std::string* why) const {
   }
   return true;
 }
+
+void JobService::require_storage(std::uint64_t incoming_bytes) const { storage_->require(incoming_bytes); }
 
 ServiceMetrics JobService::metrics() const {
   ServiceMetrics m;
@@ -460,6 +472,7 @@ void JobService::run_job(const std::string& id, std::map<std::string, std::uniqu
     if (stopping_) return;  // stays queued for the next start
     running_[id] = {token, false};
   }
+  deadlines_.arm(id, token);
   job.state = JobState::running;
   job.attempts += 1;
   job.started_ms = now_ms();
@@ -475,6 +488,10 @@ void JobService::run_job(const std::string& id, std::map<std::string, std::uniqu
   auto last_write = started;
 
   auto progress = [&](const std::string& stage, double fraction) {
+    // Kept on the record too, so a canceled or failed job's final event and row say where
+    // it stopped (not "load", 0).
+    job.stage = stage;
+    job.progress = fraction;
     auto now = std::chrono::steady_clock::now();
     if (stage == last_stage && fraction < 1.0 && fraction - last_fraction < 0.01 && now - last_write < 500ms) return;
     last_stage = stage;
@@ -522,7 +539,12 @@ void JobService::run_job(const std::string& id, std::map<std::string, std::uniqu
       std::lock_guard lock(mutex_);
       requeue = running_[id].requeue;
     }
-    if (e.code() == ErrorCode::canceled) {
+    if (e.code() == ErrorCode::canceled && deadlines_.expired(id)) {
+      job.state = JobState::failed;
+      job.error_code = std::string(code_name(ErrorCode::job_timeout));
+      job.error_message = "The job ran longer than the limit of " + std::to_string(config_.job_timeout.count()) +
+                          " s and was stopped; lower duration, fps or min_resolution.";
+    } else if (e.code() == ErrorCode::canceled) {
       job.state = JobState::canceled;
       job.error_code = "canceled";
       job.error_message = "Canceled while running.";
@@ -533,10 +555,14 @@ void JobService::run_job(const std::string& id, std::map<std::string, std::uniqu
       job.error_field = e.field();
     }
   } catch (const std::exception& e) {
+    // A library's own text (an OpenCV assertion, a file path) is for the log, not the user.
+    log::error("engine failed", {{"job_id", id}, {"stage", job.stage}, {"error", e.what()}});
     job.state = JobState::failed;
     job.error_code = "engine_failed";
-    job.error_message = std::string("The engine failed: ") + e.what();
+    job.error_message = "The engine failed while " + (job.stage.empty() ? std::string("starting") : job.stage) +
+                        "; the job id identifies it in the server's log.";
   }
+  deadlines_.disarm(id);
   std::error_code ec;
   fs::remove(tmp_output, ec);  // partial output of a failed or canceled run
 
@@ -576,6 +602,7 @@ void JobService::run_job(const std::string& id, std::map<std::string, std::uniqu
     running_.erase(id);
   }
   changed_.notify_all();
+  return_free_memory();  // RSS back to its level before the job (util/memory.h)
 }
 
 bool JobService::finish(JobRecord& job) {
@@ -606,6 +633,26 @@ void JobService::sweep() {
     }
     ++expired;
   }
+  // Rows of jobs finished longer ago than job_retention go, with whatever file of theirs
+  // is left, a batch at a time so submissions are never held up for long.
+  auto job_retention_ms = std::chrono::duration_cast<std::chrono::milliseconds>(config_.job_retention).count();
+  int pruned = 0;
+  for (int batch = 0; batch < 100; ++batch) {
+    auto removed = store_->remove_finished_before(now - job_retention_ms, 200);
+    for (const JobRecord& job : removed) {
+      events_.forget(job.id);
+      webhooks_->forget_job(job.id);
+      if (!job.output_file.empty() && store_->count_output_refs(job.output_file) == 0) {
+        std::error_code ec;
+        fs::remove(outputs_dir_ / job.output_file, ec);
+      }
+      delete_upload(job.image_file);
+      delete_upload(job.audio_file);
+    }
+    pruned += static_cast<int>(removed.size());
+    if (removed.size() < 200) break;
+  }
+  if (std::string problem = storage_->check(); !problem.empty()) log::warn("storage not ready", {{"reason", problem}});
   auto orphan_age = config_.upload_orphan_age;
   std::error_code ec;
   for (const auto& entry : fs::directory_iterator(uploads_dir_, ec)) {
@@ -621,7 +668,8 @@ void JobService::sweep() {
   events_.prune(std::chrono::seconds(600));
   webhooks_->prune();
   idempotency_->prune();
-  if (expired || uploads) log::info("janitor sweep", {{"outputs_expired", expired}, {"uploads_deleted", uploads}});
+  if (expired || uploads || pruned)
+    log::info("janitor sweep", {{"outputs_expired", expired}, {"uploads_deleted", uploads}, {"jobs_pruned", pruned}});
 }
 
 void JobService::janitor_loop() {

@@ -33,8 +33,10 @@
 #include "jobs/histogram.h"
 #include "jobs/idempotency_store.h"
 #include "jobs/job.h"
+#include "jobs/job_deadlines.h"
 #include "jobs/job_events.h"
 #include "jobs/job_store.h"
+#include "jobs/storage_health.h"
 #include "jobs/wait_estimate.h"
 #include "jobs/webhook_sender.h"
 
@@ -62,6 +64,16 @@ struct ServiceConfig {
   WebhookSettings webhooks;
   // How long an Idempotency-Key is remembered (per user).
   std::chrono::seconds idempotency_keep{24 * 3600};
+  // Bounded work per job (issue 10, docs/jobs.md): output megapixels × frames one job may
+  // render (checked by admit(), 0 = no budget), and its wall-clock limit once running
+  // (0 = none; past it the job fails with job_timeout).
+  double max_job_megapixel_frames = 15000;
+  std::chrono::seconds job_timeout{900};
+  // Below this much free space on the data disk, /readyz fails and new jobs get 507.
+  std::uint64_t min_free_bytes = 512ull * 1024 * 1024;
+  // Finished jobs' rows (and any file of theirs left) are deleted this long after they
+  // finished; their outputs already expired after `retention`.
+  std::chrono::seconds job_retention{7 * 24 * 3600};
 };
 
 // A validated request whose files are already stored in uploads/.
@@ -156,8 +168,14 @@ class JobService {
   // after that are stopped and put back in the queue (they run after the next start).
   void stop(std::chrono::seconds grace);
   bool accepting() const { return accepting_.load(); }
-  // Engine loaded, storage writable, queue reachable.
+  // Engine loaded, storage writable (and above its free-space threshold, the job database
+  // still the file it opened), queue reachable.
   bool ready(std::string* why) const;
+  // Throws Error(insufficient_storage) when a new job could not be stored: the data disk
+  // is below its threshold, or would be after `incoming_bytes` (an upload's declared
+  // size), or the job database was lost. The generate route calls it before storing an
+  // upload; submit() calls it again.
+  void require_storage(std::uint64_t incoming_bytes = 0) const;
 
   std::vector<EngineInfo> engines() const { return describe_engines(default_engine_); }
   // GET /api/engines: {"success", "default", "engines": [EngineInfo::to_json()]}.
@@ -197,6 +215,8 @@ class JobService {
   std::unique_ptr<JobStore> store_;
   std::unique_ptr<IdempotencyStore> idempotency_;
   std::unique_ptr<WebhookSender> webhooks_;  // its threads: start() to stop()
+  std::unique_ptr<StorageHealth> storage_;  // watches store_'s file and the disk
+  JobDeadlines deadlines_;
   EngineQueues queue_;  // one fair queue per engine: each engine has its own workers
   mutable JobEvents events_;
   std::string default_engine_;

@@ -3,6 +3,7 @@
 #include "jobs/job_store.h"
 
 #include <sqlite3.h>
+#include <sys/stat.h>
 
 #include <chrono>
 #include <cstdio>
@@ -15,7 +16,7 @@
 namespace sonic::jobs {
 namespace {
 
-using Value = std::variant<std::string, std::int64_t, double>;
+using Value = JobStore::Value;
 
 [[noreturn]] void fail(sqlite3* db, const std::string& what) {
   throw Error(ErrorCode::internal, "job store: " + what + ": " + (db ? sqlite3_errmsg(db) : "no database"));
@@ -43,7 +44,31 @@ constexpr const char* kMigrations[] = {
     "CREATE INDEX IF NOT EXISTS jobs_state ON jobs(state, created_ms);"
     "CREATE INDEX IF NOT EXISTS jobs_cache_key ON jobs(cache_key);"
     "CREATE INDEX IF NOT EXISTS jobs_client ON jobs(client, created_ms);",
-    // 2: (issue 15) webhook subscriptions, deliveries and their attempts
+    // 2: indexes for the queries that run per request (issue 10), each one's plan checked in
+    // jobs_store_test: the job lists, newest first, walk an index in order (no sort, no
+    // scan); the counts per client are kept by triggers, so the list's `total` costs one
+    // row read; the result cache and the in-flight lookup read one entry of a partial index
+    // however many identical requests came before (each cache hit adds a row with the same
+    // key); output references and the retention sweep are found by index.
+    "CREATE INDEX IF NOT EXISTS jobs_created ON jobs(created_ms DESC, id);"
+    "CREATE INDEX IF NOT EXISTS jobs_client_created ON jobs(client, created_ms DESC, id);"
+    "DROP INDEX IF EXISTS jobs_client;"
+    "CREATE INDEX IF NOT EXISTS jobs_cache_hit ON jobs(cache_key, finished_ms)"
+    " WHERE state='succeeded' AND output_expired=0 AND output_file<>'';"
+    "CREATE INDEX IF NOT EXISTS jobs_in_flight ON jobs(cache_key, created_ms) WHERE state IN ('queued','running');"
+    "DROP INDEX IF EXISTS jobs_cache_key;"
+    "CREATE INDEX IF NOT EXISTS jobs_output ON jobs(output_file);"
+    "CREATE INDEX IF NOT EXISTS jobs_finished ON jobs(finished_ms) WHERE finished_ms>0;"
+    "CREATE TABLE IF NOT EXISTS job_counts (client TEXT PRIMARY KEY, jobs INTEGER NOT NULL) WITHOUT ROWID;"
+    "INSERT OR REPLACE INTO job_counts SELECT client, COUNT(*) FROM jobs GROUP BY client;"
+    "CREATE TRIGGER IF NOT EXISTS job_counts_insert AFTER INSERT ON jobs BEGIN"
+    " INSERT INTO job_counts VALUES (NEW.client, 1) ON CONFLICT(client) DO UPDATE SET jobs=jobs+1; END;"
+    "CREATE TRIGGER IF NOT EXISTS job_counts_delete AFTER DELETE ON jobs BEGIN"
+    " UPDATE job_counts SET jobs=jobs-1 WHERE client=OLD.client; END;"
+    "CREATE TRIGGER IF NOT EXISTS job_counts_client AFTER UPDATE OF client ON jobs BEGIN"
+    " UPDATE job_counts SET jobs=jobs-1 WHERE client=OLD.client;"
+    " INSERT INTO job_counts VALUES (NEW.client, 1) ON CONFLICT(client) DO UPDATE SET jobs=jobs+1; END;"
+    // (issue 15) webhook subscriptions, deliveries and their attempts
     // (jobs/webhook_store.cpp), and idempotency keys (jobs/idempotency_store.cpp).
     "CREATE TABLE IF NOT EXISTS webhook_subscriptions ("
     " id TEXT PRIMARY KEY, job_id TEXT NOT NULL, url TEXT NOT NULL, events TEXT NOT NULL,"
@@ -66,6 +91,33 @@ constexpr const char* kMigrations[] = {
     " job_id TEXT NOT NULL, created_ms INTEGER NOT NULL, PRIMARY KEY (client, key)) WITHOUT ROWID;"
     "CREATE INDEX IF NOT EXISTS idempotency_keys_created ON idempotency_keys(created_ms);",
 };
+
+// The statements that run per request or per sweep, in one place, so query_plans() explains
+// exactly what the methods run. The WHERE parts follow "SELECT <kColumns> FROM jobs".
+// The lists read ids only (from the index alone); the rows come from the record cache.
+constexpr const char* kListAll = "SELECT id FROM jobs ORDER BY created_ms DESC, id LIMIT ?1 OFFSET ?2";
+constexpr const char* kListClient =
+    "SELECT id FROM jobs WHERE client=?3 ORDER BY created_ms DESC, id LIMIT ?1 OFFSET ?2";
+constexpr const char* kCacheHit =
+    "WHERE cache_key=? AND state='succeeded' AND output_expired=0 AND output_file<>'' ORDER BY finished_ms DESC LIMIT 1";
+constexpr const char* kInFlight = "WHERE cache_key=? AND state IN ('queued','running') ORDER BY created_ms LIMIT 1";
+constexpr const char* kInFlightClient =
+    "WHERE cache_key=?1 AND state IN ('queued','running') AND client=?2 ORDER BY created_ms LIMIT 1";
+constexpr const char* kOutputsFinishedBefore =
+    "WHERE output_file<>'' AND output_expired=0 AND finished_ms>0 AND finished_ms<?";
+// "+state": not by the state index, which would leave every finished job to sort.
+constexpr const char* kFinishedBefore =
+    "WHERE finished_ms>0 AND finished_ms<?1 AND +state IN ('succeeded','failed','canceled') ORDER BY finished_ms"
+    " LIMIT ?2";
+// Whole statements.
+constexpr const char* kCountClient = "SELECT jobs FROM job_counts WHERE client=?";
+constexpr const char* kCountAll = "SELECT COALESCE(SUM(jobs), 0) FROM job_counts";
+constexpr const char* kCountActive = "SELECT COUNT(*) FROM jobs WHERE client=? AND state IN ('queued','running')";
+constexpr const char* kOutputRefs = "SELECT COUNT(*) FROM jobs WHERE output_file=? AND output_expired=0";
+constexpr const char* kOutputOwned =
+    "SELECT COUNT(*) FROM jobs WHERE output_file=? AND client=? AND output_expired=0";
+constexpr const char* kUploadInUse =
+    "SELECT COUNT(*) FROM jobs WHERE state IN ('queued','running') AND (image_file=?1 OR audio_file=?1)";
 
 }  // namespace
 
@@ -220,18 +272,28 @@ std::vector<Value> row_values(const JobRecord& j) {
 
 }  // namespace
 
-JobStore::JobStore(const std::filesystem::path& db_path) {
-  if (sqlite3_open_v2(db_path.c_str(), &db_, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_FULLMUTEX,
+JobStore::JobStore(const std::filesystem::path& db_path) : path_(db_path) {
+  open_file(path_);
+  migrate();
+}
+
+void JobStore::open_file(const std::filesystem::path& file) {
+  if (sqlite3_open_v2(file.c_str(), &db_, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_FULLMUTEX,
                       nullptr) != SQLITE_OK) {
     std::string msg = db_ ? sqlite3_errmsg(db_) : "out of memory";
     sqlite3_close(db_);
     db_ = nullptr;
-    throw Error(ErrorCode::internal, "cannot open the job database " + db_path.string() + ": " + msg);
+    throw Error(ErrorCode::internal, "cannot open the job database " + file.string() + ": " + msg);
   }
   sqlite3_busy_timeout(db_, 5000);
   exec("PRAGMA journal_mode=WAL");
   exec("PRAGMA synchronous=NORMAL");
-  migrate();
+  // Which file this is, so file_state() notices when the path later names another one.
+  struct stat st {};
+  if (::stat(file.c_str(), &st) == 0) {
+    device_ = st.st_dev;
+    inode_ = st.st_ino;
+  }
 }
 
 JobStore::~JobStore() { sqlite3_close(db_); }
@@ -277,6 +339,7 @@ void JobStore::insert(const JobRecord& job) {
                         ") VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)");
   st.bind(row_values(job));
   st.step();
+  cache_.put(job);
 }
 
 bool JobStore::update(const JobRecord& job) {
@@ -288,7 +351,9 @@ bool JobStore::update(const JobRecord& job) {
                " error_field=?19, created_ms=?20, started_ms=?21, finished_ms=?22 WHERE id=?1");
   st.bind(row_values(job));
   st.step();
-  return sqlite3_changes(db_) > 0;
+  if (sqlite3_changes(db_) == 0) return false;
+  cache_.put(job);
+  return true;
 }
 
 void JobStore::update_progress(const std::string& id, const std::string& stage, double progress) {
@@ -296,13 +361,17 @@ void JobStore::update_progress(const std::string& id, const std::string& stage, 
   Statement st(db_, "UPDATE jobs SET stage=?, progress=? WHERE id=? AND state='running'");
   st.bind({stage, progress, id});
   st.step();
+  cache_.set_progress(id, stage, progress);
 }
 
-std::vector<JobRecord> JobStore::query(const std::string& where, const std::vector<std::string>& args) const {
+std::vector<JobRecord> JobStore::query(const std::string& where, const std::vector<Value>& args) const {
   std::lock_guard lock(mutex_);
+  return read_rows(where, args);
+}
+
+std::vector<JobRecord> JobStore::read_rows(const std::string& where, const std::vector<Value>& args) const {
   Statement st(db_, std::string("SELECT ") + kColumns + " FROM jobs " + where);
-  std::vector<Value> values(args.begin(), args.end());
-  st.bind(values);
+  st.bind(args);
   std::vector<JobRecord> out;
   while (st.step()) {
     JobRecord j;
@@ -334,8 +403,11 @@ std::vector<JobRecord> JobStore::query(const std::string& where, const std::vect
 }
 
 std::optional<JobRecord> JobStore::get(const std::string& id) const {
-  auto rows = query("WHERE id=?", {id});
+  std::lock_guard lock(mutex_);
+  if (auto cached = cache_.find(id)) return *cached;
+  auto rows = read_rows("WHERE id=?", {Value(id)});
   if (rows.empty()) return std::nullopt;
+  cache_.put(rows.front());
   return std::move(rows.front());
 }
 
@@ -344,25 +416,49 @@ bool JobStore::remove(const std::string& id) {
   Statement st(db_, "DELETE FROM jobs WHERE id=?");
   st.bind({id});
   st.step();
+  cache_.erase(id);
   return sqlite3_changes(db_) > 0;
 }
 
 std::vector<JobRecord> JobStore::list(const std::string& client, int offset, int limit) const {
-  std::string lim = " LIMIT " + std::to_string(limit) + " OFFSET " + std::to_string(offset);
-  if (client.empty()) return query("ORDER BY created_ms DESC, id" + lim, {});
-  return query("WHERE client=? ORDER BY created_ms DESC, id" + lim, {client});
+  std::lock_guard lock(mutex_);
+  std::vector<std::string> ids;
+  {
+    Statement st(db_, client.empty() ? kListAll : kListClient);
+    if (client.empty()) st.bind({std::int64_t{limit}, std::int64_t{offset}});
+    else st.bind({std::int64_t{limit}, std::int64_t{offset}, client});
+    while (st.step()) ids.push_back(st.text(0));
+  }
+  // Rows not cached yet are read in one statement and cached.
+  std::string missing;
+  std::vector<Value> args;
+  for (const auto& id : ids) {
+    if (cache_.find(id)) continue;
+    missing += missing.empty() ? "?" : ",?";
+    args.emplace_back(id);
+  }
+  if (!args.empty())
+    for (const JobRecord& row : read_rows("WHERE id IN (" + missing + ")", args)) cache_.put(row);
+  std::vector<JobRecord> out;
+  out.reserve(ids.size());
+  for (const auto& id : ids) {
+    if (auto record = cache_.find(id)) out.push_back(*record);
+    else if (auto rows = read_rows("WHERE id=?", {Value(id)}); !rows.empty()) out.push_back(std::move(rows.front()));
+  }
+  return out;
 }
 
 int JobStore::count(const std::string& client) const {
+  // job_counts is kept by triggers (schema step 2): one row, not one index entry per job.
   std::lock_guard lock(mutex_);
-  Statement st(db_, client.empty() ? "SELECT COUNT(*) FROM jobs" : "SELECT COUNT(*) FROM jobs WHERE client=?");
+  Statement st(db_, client.empty() ? kCountAll : kCountClient);
   if (!client.empty()) st.bind({client});
   return st.step() ? static_cast<int>(st.integer(0)) : 0;
 }
 
 int JobStore::count_active(const std::string& client) const {
   std::lock_guard lock(mutex_);
-  Statement st(db_, "SELECT COUNT(*) FROM jobs WHERE client=? AND state IN ('queued','running')");
+  Statement st(db_, kCountActive);
   st.bind({client});
   return st.step() ? static_cast<int>(st.integer(0)) : 0;
 }
@@ -385,48 +481,89 @@ std::map<JobState, int> JobStore::count_by_state() const {
 }
 
 std::optional<JobRecord> JobStore::find_succeeded(const std::string& cache_key) const {
-  auto rows = query(
-      "WHERE cache_key=? AND state='succeeded' AND output_expired=0 AND output_file<>''"
-      " ORDER BY finished_ms DESC LIMIT 1",
-      {cache_key});
+  auto rows = query(kCacheHit, {cache_key});
   if (rows.empty()) return std::nullopt;
   return std::move(rows.front());
 }
 
 std::optional<JobRecord> JobStore::find_in_flight(const std::string& cache_key, const std::string& client) const {
-  auto rows = client.empty()
-                  ? query("WHERE cache_key=? AND state IN ('queued','running') ORDER BY created_ms LIMIT 1", {cache_key})
-                  : query("WHERE cache_key=? AND client=? AND state IN ('queued','running') ORDER BY created_ms LIMIT 1",
-                          {cache_key, client});
+  auto rows = client.empty() ? query(kInFlight, {cache_key}) : query(kInFlightClient, {cache_key, client});
   if (rows.empty()) return std::nullopt;
   return std::move(rows.front());
 }
 
 int JobStore::count_output_refs(const std::string& output_file) const {
   std::lock_guard lock(mutex_);
-  Statement st(db_, "SELECT COUNT(*) FROM jobs WHERE output_file=? AND output_expired=0");
+  Statement st(db_, kOutputRefs);
   st.bind({output_file});
   return st.step() ? static_cast<int>(st.integer(0)) : 0;
 }
 
 bool JobStore::output_owned_by(const std::string& output_file, const std::string& client) const {
   std::lock_guard lock(mutex_);
-  Statement st(db_, "SELECT COUNT(*) FROM jobs WHERE output_file=? AND client=? AND output_expired=0");
+  Statement st(db_, kOutputOwned);
   st.bind({output_file, client});
   return st.step() && st.integer(0) > 0;
 }
 
 bool JobStore::upload_in_use(const std::string& upload_file) const {
   std::lock_guard lock(mutex_);
-  Statement st(db_,
-               "SELECT COUNT(*) FROM jobs WHERE state IN ('queued','running') AND (image_file=?1 OR audio_file=?1)");
+  Statement st(db_, kUploadInUse);
   st.bind({upload_file});
   return st.step() && st.integer(0) > 0;
 }
 
 std::vector<JobRecord> JobStore::outputs_finished_before(std::int64_t before_ms) const {
-  return query("WHERE output_file<>'' AND output_expired=0 AND finished_ms>0 AND finished_ms<?",
-               {std::to_string(before_ms)});
+  return query(kOutputsFinishedBefore, {before_ms});
+}
+
+std::vector<JobRecord> JobStore::remove_finished_before(std::int64_t before_ms, int limit) {
+  // Oldest first, a batch at a time: a long backlog never holds the store's lock for long.
+  auto rows = query(kFinishedBefore, {before_ms, std::int64_t{std::max(1, limit)}});
+  std::lock_guard lock(mutex_);
+  exec("BEGIN IMMEDIATE");
+  try {
+    Statement st(db_, "DELETE FROM jobs WHERE id=?");
+    for (const JobRecord& job : rows) {
+      st.bind({job.id});
+      st.step();
+      sqlite3_reset(st.stmt);
+      cache_.erase(job.id);
+    }
+    exec("COMMIT");
+  } catch (...) {
+    sqlite3_exec(db_, "ROLLBACK", nullptr, nullptr, nullptr);
+    throw;
+  }
+  return rows;
+}
+
+std::map<std::string, std::string> JobStore::query_plans() const {
+  const std::string select = std::string("SELECT ") + kColumns + " FROM jobs ";
+  const std::pair<const char*, std::string> statements[] = {
+      {"list", kListAll},
+      {"list_client", kListClient},
+      {"count", kCountAll},
+      {"count_client", kCountClient},
+      {"count_active", kCountActive},
+      {"cache_hit", select + kCacheHit},
+      {"in_flight", select + kInFlight},
+      {"in_flight_client", select + kInFlightClient},
+      {"output_refs", kOutputRefs},
+      {"output_owned", kOutputOwned},
+      {"upload_in_use", kUploadInUse},
+      {"outputs_finished_before", select + kOutputsFinishedBefore},
+      {"finished_before", select + kFinishedBefore},
+  };
+  std::lock_guard lock(mutex_);
+  std::map<std::string, std::string> plans;
+  for (const auto& [name, sql] : statements) {
+    Statement st(db_, "EXPLAIN QUERY PLAN " + sql);
+    std::string plan;
+    while (st.step()) plan += (plan.empty() ? "" : "; ") + st.text(3);
+    plans[name] = plan;
+  }
+  return plans;
 }
 
 }  // namespace sonic::jobs

@@ -129,14 +129,30 @@ class MonoResampler {
   std::vector<std::vector<float>> planes_;
 };
 
+// Seconds of `stream_index` in the packets after the current read position, read without
+// decoding (for an honest length in the too-long message).
+double remaining_seconds(AVFormatContext* context, int stream_index, AVPacket* packet) {
+  const AVRational time_base = context->streams[stream_index]->time_base;
+  double seconds = 0;
+  av_packet_unref(packet);
+  while (av_read_frame(context, packet) >= 0) {
+    if (packet->stream_index == stream_index && packet->duration > 0)
+      seconds += static_cast<double>(packet->duration) * av_q2d(time_base);
+    av_packet_unref(packet);
+  }
+  return seconds;
+}
+
 }  // namespace
 
-PcmAudio decode_audio(const fs::path& path, int sample_rate, const MediaLimits& limits) {
+PcmAudio decode_audio(const fs::path& path, int sample_rate, const MediaLimits& limits,
+                      std::optional<double> use_first_s) {
   if (sample_rate <= 0 || sample_rate > 384000) {
     throw Error(ErrorCode::invalid_param,
                 fmt::format("Sample rate {} Hz is not supported.", sample_rate));
   }
-  AudioInfo info = probe_audio(path, limits);  // format, header checks, stated length limit
+  // format, header checks, stated length limit
+  AudioInfo info = probe_audio(path, limits, use_first_s);
 
   av::route_ffmpeg_log();
   const char* demuxer = demuxer_for(info.format, path);
@@ -161,6 +177,7 @@ PcmAudio decode_audio(const fs::path& path, int sample_rate, const MediaLimits& 
   // Input length in seconds, summed per frame so a change of rate midway is still exact.
   double input_seconds = 0;
   double expected_output = 0;
+  bool enough = false;  // use_first_s: that much is decoded, the rest is never read
 
   auto drain = [&] {
     for (;;) {
@@ -171,19 +188,22 @@ PcmAudio decode_audio(const fs::path& path, int sample_rate, const MediaLimits& 
         input_seconds += static_cast<double>(frame->nb_samples) / frame->sample_rate;
         expected_output +=
             static_cast<double>(frame->nb_samples) * sample_rate / frame->sample_rate;
-        if (input_seconds > limits.max_audio_seconds) {
+        if (!use_first_s && input_seconds > limits.max_audio_seconds) {
+          // The container understated its length. Its packets (not decoded) say the rest.
+          double total = input_seconds + remaining_seconds(context.get(), stream_index, packet.get());
           throw Error(ErrorCode::audio_too_long,
-                      fmt::format("The recording is more than {:g} s long; the limit is {:g} s.",
-                                  limits.max_audio_seconds, limits.max_audio_seconds),
+                      fmt::format("The recording is {:.1f} s long; the limit is {:g} s.",
+                                  std::max(total, limits.max_audio_seconds + 0.1), limits.max_audio_seconds),
                       kAudioField);
         }
         resampler.push(frame.get());
+        if (use_first_s && input_seconds >= *use_first_s) enough = true;
       }
       av_frame_unref(frame.get());
     }
   };
 
-  for (;;) {
+  while (!enough) {
     int rc = av_read_frame(context.get(), packet.get());
     if (rc < 0) break;  // end of file, or damage past which nothing can be read
     if (packet->stream_index == stream_index) {
@@ -207,6 +227,7 @@ PcmAudio decode_audio(const fs::path& path, int sample_rate, const MediaLimits& 
     double stated = static_cast<double>(stream->duration) * av_q2d(stream->time_base);
     expected_output = std::min(expected_output, stated * sample_rate);
   }
+  if (use_first_s) expected_output = std::min(expected_output, *use_first_s * sample_rate);
   // The resampler's filter delay leaves its output a sample or so off the exact length.
   auto exact = static_cast<std::size_t>(std::llround(expected_output));
   result.samples.resize(exact, 0.0f);

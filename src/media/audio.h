@@ -2,6 +2,7 @@
 #pragma once
 
 #include <filesystem>
+#include <optional>
 #include <vector>
 
 #include "media/limits.h"
@@ -21,8 +22,10 @@ struct PcmAudio {
 // output track). The result's length is the decoded length, exactly. Refuses audio longer
 // than limits.max_audio_seconds (audio_too_long) before decoding when the container states
 // its length, and stops decoding at the limit otherwise. Throws Error like probe_audio.
+// `use_first_s` (a job's `duration`): only the first this many seconds are decoded and
+// returned, and a longer recording is not refused (see probe_audio).
 PcmAudio decode_audio(const std::filesystem::path& path, int sample_rate,
-                      const MediaLimits& limits = {});
+                      const MediaLimits& limits = {}, std::optional<double> use_first_s = std::nullopt);
 
 // Returns `audio` cut or padded with silence to exactly round(duration_s * sample_rate) samples.
 PcmAudio fit_to_duration(PcmAudio audio, double duration_s);

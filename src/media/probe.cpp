@@ -33,6 +33,9 @@ namespace {
 
 constexpr const char* kImageField = "image";
 constexpr const char* kAudioField = "audio";
+// Longest side over shortest side a picture may have (a 9:16 phone photo is 1.8, a
+// panorama 4–6); anything narrower is refused before decoding.
+constexpr double kMaxImageAspect = 8.0;
 
 // Random-access reads of a file; short reads at the end return fewer bytes, never throw.
 class ByteFile {
@@ -375,20 +378,30 @@ std::optional<AudioSniff> sniff_audio(ByteFile& file) {
   return std::nullopt;
 }
 
-std::string describe_seconds(double seconds) {
-  return plain_number(seconds);
+// A length over the limit, said so that it never reads as the limit itself: 300.04 s
+// against 300 s is "300.04 s", not "300 s".
+std::string describe_seconds(double seconds, double limit) {
+  std::string text = plain_number(seconds);
+  for (int decimals = 2; decimals <= 3 && std::stod(text) <= limit; ++decimals)
+    text = fmt::format("{:.{}f}", seconds, decimals);
+  return text;
 }
 
 [[noreturn]] void too_long(double seconds, const MediaLimits& limits) {
   fail(ErrorCode::audio_too_long,
-       fmt::format("The recording is {} s long; the limit is {} s.", describe_seconds(seconds),
-                   plain_number(limits.max_audio_seconds)),
+       fmt::format("The recording is {} s long; the limit is {} s. Send a shorter one, or set 'duration' to use "
+                   "only its first seconds.",
+                   describe_seconds(seconds, limits.max_audio_seconds), plain_number(limits.max_audio_seconds)),
        kAudioField);
 }
 
 // Sums packet durations without decoding: used when the container does not state a
-// length (or only estimates it from the bitrate). Stops as soon as the limit is passed.
-double measure_by_packets(AVFormatContext* context, int stream_index, const MediaLimits& limits) {
+// length (or only estimates it from the bitrate). Reading packets costs no decoding and
+// the upload's size limit bounds the file, so a recording over the limit is read to its
+// end to say its true length (a 400 s file is "400 s long", not "300 s"). With `enough_s`
+// set (the job uses only that many seconds), it stops as soon as that much is there.
+double measure_by_packets(AVFormatContext* context, int stream_index, const MediaLimits& limits,
+                          std::optional<double> enough_s) {
   AVStream* stream = context->streams[stream_index];
   av::Packet packet = av::make_packet();
   if (!packet) fail(ErrorCode::internal, "Out of memory while reading the recording.", kAudioField);
@@ -405,13 +418,14 @@ double measure_by_packets(AVFormatContext* context, int stream_index, const Medi
       } else {
         seconds += static_cast<double>(packet->duration) * av_q2d(stream->time_base);
       }
-      if (seconds > limits.max_audio_seconds) {
+      if (enough_s && seconds >= *enough_s) {
         av_packet_unref(packet.get());
-        too_long(seconds, limits);
+        return seconds;
       }
     }
     av_packet_unref(packet.get());
   }
+  if (!enough_s && seconds > limits.max_audio_seconds) too_long(seconds, limits);
   return seconds;
 }
 
@@ -494,6 +508,17 @@ ImageInfo probe_image(const fs::path& path, const MediaLimits& limits) {
       size = webp_size(file);
       break;
   }
+  // A strip of a picture (1×40000) holds no face, and OpenCV's resizing and dlib's image
+  // pyramid fail on it with assertion texts: refused from the header, before any decoding.
+  const std::uint32_t longer = std::max(size.width, size.height), shorter = std::min(size.width, size.height);
+  if (static_cast<double>(longer) > kMaxImageAspect * shorter) {
+    fail(ErrorCode::unreadable_media,
+         fmt::format("The image is {}×{} pixels: more than {} times as {} as it is {}, so it cannot frame a face. "
+                     "Crop it closer to the portrait.",
+                     size.width, size.height, plain_number(kMaxImageAspect),
+                     size.width > size.height ? "wide" : "tall", size.width > size.height ? "tall" : "wide"),
+         kImageField);
+  }
   std::int64_t pixels = static_cast<std::int64_t>(size.width) * size.height;
   if (pixels > limits.max_image_pixels) {
     fail(ErrorCode::payload_too_large,
@@ -504,7 +529,7 @@ ImageInfo probe_image(const fs::path& path, const MediaLimits& limits) {
   return ImageInfo{*format, static_cast<int>(size.width), static_cast<int>(size.height)};
 }
 
-AudioInfo probe_audio(const fs::path& path, const MediaLimits& limits) {
+AudioInfo probe_audio(const fs::path& path, const MediaLimits& limits, std::optional<double> use_first_s) {
   ByteFile file(path);
   require_nonempty_file(file, path, kAudioField);
   auto sniff = sniff_audio(file);
@@ -513,8 +538,10 @@ AudioInfo probe_audio(const fs::path& path, const MediaLimits& limits) {
          "The recording is not a WAV, MP3, FLAC, OGG (Vorbis/Opus) or M4A/AAC file.", kAudioField);
   }
   std::string format_label(format_name(sniff->format));
-  // The header's own statement is checked before libavformat reads anything further.
-  if (sniff->stated_duration_s && *sniff->stated_duration_s > limits.max_audio_seconds) {
+  // The header's own statement is checked before libavformat reads anything further. A
+  // job that uses only its first `use_first_s` seconds may send a longer recording.
+  const bool length_limited = !use_first_s;
+  if (length_limited && sniff->stated_duration_s && *sniff->stated_duration_s > limits.max_audio_seconds) {
     too_long(*sniff->stated_duration_s, limits);
   }
 
@@ -544,7 +571,7 @@ AudioInfo probe_audio(const fs::path& path, const MediaLimits& limits) {
       stated = static_cast<double>(context->duration) / AV_TIME_BASE;
     }
   }
-  if (stated && *stated > limits.max_audio_seconds) too_long(*stated, limits);
+  if (length_limited && stated && *stated > limits.max_audio_seconds) too_long(*stated, limits);
 
   if (!decodes_one_frame(context.get(), stream_index)) {
     broken_audio(format_label, "no audio could be decoded");
@@ -560,7 +587,7 @@ AudioInfo probe_audio(const fs::path& path, const MediaLimits& limits) {
       }
       context = std::move(reopened);
     }
-    info.duration_s = measure_by_packets(context.get(), stream_index, limits);
+    info.duration_s = measure_by_packets(context.get(), stream_index, limits, use_first_s);
   }
   return info;
 }

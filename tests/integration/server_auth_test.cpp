@@ -16,6 +16,7 @@
 #include <ctime>
 
 #include "integration/server_process.h"
+#include "support/base64url.h"
 
 namespace sonic::test {
 namespace {
@@ -24,23 +25,6 @@ namespace fs = std::filesystem;
 
 constexpr const char* kIssuer = "sonic-test";
 constexpr const char* kAudience = "sonic-api";
-
-std::string base64url(const std::string& in) {
-  static const char* table = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
-  std::string out;
-  unsigned buffer = 0;
-  int bits = 0;
-  for (unsigned char c : in) {
-    buffer = (buffer << 8) | c;
-    bits += 8;
-    while (bits >= 6) {
-      bits -= 6;
-      out.push_back(table[(buffer >> bits) & 63]);
-    }
-  }
-  if (bits > 0) out.push_back(table[(buffer << (6 - bits)) & 63]);
-  return out;
-}
 
 std::string hmac_sha256(const std::string& key, const std::string& message) {
   unsigned char mac[EVP_MAX_MD_SIZE];
@@ -282,6 +266,25 @@ TEST_F(ServerAuth, AlgNoneIs401) {
   expect_401(
       c->Get("/api/jobs",
              bearer(input + "." + base64url(std::string(reinterpret_cast<char*>(mac), len)))));
+}
+
+// Issue 10: a correctly signed token whose header lists critical extensions (`crit`) was
+// accepted. RFC 7515 §4.1.11: a recipient that does not understand them must refuse it.
+TEST_F(ServerAuth, UnknownCritHeaderIs401) {
+  auto c = server_->client();
+  auto signed_with = [&](const json& header) {
+    std::string input = signing_input(header, claims_for("alice"));
+    return input + "." + base64url(hmac_sha256(secret_, input));
+  };
+  for (const json& header : {json{{"alg", "HS256"}, {"typ", "JWT"}, {"crit", {"exp_ext"}}, {"exp_ext", 1}},
+                             json{{"alg", "HS256"}, {"crit", {"b64"}}, {"b64", false}},
+                             json{{"alg", "HS256"}, {"crit", json::array()}}}) {
+    auto r = c->Get("/api/jobs", bearer(signed_with(header)));
+    expect_401(r);
+    EXPECT_NE(body_json(r)["error"].get<std::string>().find("crit"), std::string::npos) << r->body;
+  }
+  // The same token without `crit` passes: the refusal is about the header, not the signature.
+  expect_status(c->Get("/api/jobs", bearer(signed_with({{"alg", "HS256"}, {"typ", "JWT"}}))), 200);
 }
 
 TEST_F(ServerAuth, PublicRoutesNeedNoTokenAndMetricsNeedsAdmin) {

@@ -62,8 +62,34 @@ TEST(Params, AppliesEveryKey) {
   EXPECT_EQ(round_trip.to_json(), p.to_json());
 }
 
-TEST(Params, AcceptsFormStrings) {
-  auto p = apply_config({}, json{{"fps", "30"}, {"align_mouth", "false"}, {"dynamic_scale", "1.1"}});
+// Issue 10: "fps": "25" was taken as a number. JSON types are the contract: a string where
+// a number or a boolean belongs is a 400 naming the parameter, never a guess.
+TEST(Params, RefusesStringsWhereNumbersOrBooleansBelong) {
+  struct Case {
+    json config;
+    const char* field;
+  } cases[] = {
+      {{{"fps", "25"}}, "fps"},
+      {{{"duration", "3"}}, "duration"},
+      {{{"min_resolution", "512"}}, "min_resolution"},
+      {{{"dynamic_scale", "1.1"}}, "dynamic_scale"},
+      {{{"seed", "7"}}, "seed"},
+      {{{"align_mouth", "false"}}, "align_mouth"},
+      {{{"full_frame", "true"}}, "full_frame"},
+      {{{"smooth_motion", 0}}, "smooth_motion"},
+      {{{"face_box", {"1", "2", "30", "40"}}}, "face_box"},
+  };
+  for (const auto& c : cases) {
+    Error e = error_of(c.config);
+    EXPECT_EQ(e.code(), ErrorCode::invalid_param) << c.config.dump();
+    EXPECT_EQ(e.field(), c.field) << c.config.dump();
+    EXPECT_EQ(e.http_status(), 400);
+  }
+  // The message says what was wrong with a value that looks right.
+  EXPECT_NE(error_of(json{{"fps", "25"}}).message().find("not the string \"25\""), std::string::npos)
+      << error_of(json{{"fps", "25"}}).message();
+  // Real JSON numbers and booleans still work, integers given as 30.0 included.
+  auto p = apply_config({}, json{{"fps", 30.0}, {"align_mouth", false}, {"dynamic_scale", 1.1}});
   EXPECT_EQ(p.fps, 30);
   EXPECT_FALSE(p.align_mouth);
   EXPECT_DOUBLE_EQ(p.dynamic_scale, 1.1);

@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 #include <sqlite3.h>
 
+#include "jobs/job_record_cache.h"
 #include "jobs/job_store.h"
 #include "jobs/sha256.h"
 #include "support/test_media.h"
@@ -154,6 +155,242 @@ TEST(JobStore, ListsCountsAndLookups) {
   EXPECT_EQ(store.count_output_refs(b.output_file), 1);
   EXPECT_EQ(store.outputs_finished_before(61).size(), 1u);
   EXPECT_EQ(store.outputs_finished_before(60).size(), 0u);
+}
+
+// Issue 10: the job list managed ~200 req/s and cache hits slowed down as identical
+// requests piled up (each lookup sorted every row with the key). Every statement that runs
+// per request must walk an index: no full scan of jobs, no sort in a temporary B-tree.
+TEST(JobStoreIndexes, EveryHotQueryUsesAnIndexAndNoSort) {
+  test::TempDir dir;
+  JobStore store(dir / "jobs.db");
+  for (int i = 0; i < 50; ++i) store.insert(make_job(i % 2 ? "a" : "b", 1000 + i, "same-key"));
+  auto plans = store.query_plans();
+  for (const char* name : {"list", "list_client", "count", "count_client", "count_active", "cache_hit", "in_flight",
+                           "in_flight_client", "output_refs", "output_owned", "upload_in_use",
+                           "outputs_finished_before", "finished_before"}) {
+    ASSERT_TRUE(plans.count(name)) << name;
+    const std::string& plan = plans[name];
+    EXPECT_EQ(plan.find("TEMP B-TREE"), std::string::npos) << name << ": " << plan;
+    for (std::size_t at = plan.find("SCAN jobs"); at != std::string::npos; at = plan.find("SCAN jobs", at + 1))
+      EXPECT_EQ(plan.compare(at, 15, "SCAN jobs USING"), 0) << name << " scans the table: " << plan;
+  }
+  // The lookups read one entry of their own index, not every row with the key.
+  EXPECT_NE(plans["cache_hit"].find("jobs_cache_hit"), std::string::npos) << plans["cache_hit"];
+  EXPECT_NE(plans["in_flight"].find("jobs_in_flight"), std::string::npos) << plans["in_flight"];
+  EXPECT_NE(plans["count_client"].find("job_counts"), std::string::npos) << plans["count_client"];
+}
+
+TEST(JobStoreIndexes, CountsKeptByTriggersMatchTheRows) {
+  test::TempDir dir;
+  std::vector<JobRecord> jobs;
+  {
+    JobStore store(dir / "jobs.db");
+    for (int i = 0; i < 30; ++i) {
+      jobs.push_back(make_job(i % 3 ? "a" : "b", 100 + i));
+      store.insert(jobs.back());
+    }
+    EXPECT_EQ(store.count("a"), 20);
+    EXPECT_EQ(store.count("b"), 10);
+    EXPECT_EQ(store.count("nobody"), 0);
+    EXPECT_EQ(store.count(""), 30);
+    for (int i = 0; i < 6; ++i) store.remove(jobs[static_cast<std::size_t>(i)].id);  // 4 of a, 2 of b
+    EXPECT_EQ(store.count("a"), 16);
+    EXPECT_EQ(store.count("b"), 8);
+    EXPECT_EQ(store.count(""), 24);
+    EXPECT_EQ(store.list("a", 0, 100).size(), 16u);
+  }
+  // The counts live in the file: reopening agrees with the rows.
+  JobStore again(dir / "jobs.db");
+  EXPECT_EQ(again.count("a"), 16);
+  EXPECT_EQ(again.count(""), 24);
+}
+
+TEST(JobStoreIndexes, StepTwoCountsTheRowsOfAnOlderDatabase) {
+  test::TempDir dir;
+  { JobStore store(dir / "jobs.db"); }
+  // An older release's file: schema step 1 only, rows inserted without the triggers.
+  run_sql(dir / "jobs.db",
+          "DROP TABLE job_counts; DROP TRIGGER job_counts_insert; DROP TRIGGER job_counts_delete;"
+          "DROP TRIGGER job_counts_client; PRAGMA user_version=1;"
+          "INSERT INTO jobs VALUES ('j1','a','r','succeeded','',1,'classic','{}','i','a','o.mp4','k',0,0,1,"
+          "'','','','',1000,1100,1200);"
+          "INSERT INTO jobs VALUES ('j2','a','r','queued','',0,'classic','{}','i','a','','k',0,0,0,"
+          "'','','','',1001,0,0);");
+  JobStore store(dir / "jobs.db");
+  EXPECT_GE(store.schema_version(), 2);
+  EXPECT_EQ(store.count("a"), 2);
+  EXPECT_EQ(store.count(""), 2);
+  ASSERT_TRUE(store.find_succeeded("k"));
+  EXPECT_EQ(store.find_in_flight("k")->id, "j2");
+}
+
+TEST(JobStoreIndexes, CacheLookupFindsTheNewestAmongThousandsOfIdenticalKeys) {
+  test::TempDir dir;
+  JobStore store(dir / "jobs.db");
+  for (int i = 0; i < 3000; ++i) {
+    JobRecord j = make_job(i % 7 ? "a" : "b", 10 + i, "hot");
+    j.state = JobState::succeeded;
+    j.output_file = "shared.mp4";
+    j.finished_ms = 20 + i;
+    store.insert(j);
+  }
+  JobRecord running = make_job("b", 5000, "hot");
+  store.insert(running);
+  EXPECT_EQ(store.find_succeeded("hot")->finished_ms, 20 + 2999);
+  EXPECT_EQ(store.find_in_flight("hot")->id, running.id);
+  EXPECT_EQ(store.find_in_flight("hot", "b")->id, running.id);
+  EXPECT_FALSE(store.find_in_flight("hot", "a"));
+  EXPECT_EQ(store.count_output_refs("shared.mp4"), 3000);
+}
+
+// The parsed-row cache behind get() and list() must never show a row other than the
+// database's: every write path is read back through a second store on the same file.
+TEST(JobStoreCache, ReadsAlwaysMatchTheDatabase) {
+  test::TempDir dir;
+  JobStore store(dir / "jobs.db");
+  JobRecord j = make_job("a", 1);
+  store.insert(j);
+  ASSERT_TRUE(store.get(j.id));  // cached now
+  j.state = JobState::running;
+  j.stage = "load";
+  store.update(j);
+  store.update_progress(j.id, "render", 0.5);
+  EXPECT_EQ(store.get(j.id)->stage, "render");
+  EXPECT_DOUBLE_EQ(store.list("a", 0, 10).front().progress, 0.5);
+  j.state = JobState::succeeded;
+  j.stage = "done";
+  j.progress = 1;
+  j.result = {{"frames", 25}};
+  store.update(j);
+  store.update_progress(j.id, "render", 0.7);  // not running any more: no effect, in the file or the cache
+  JobStore other(dir / "jobs.db");
+  for (const JobStore* s : {&store, &other}) {
+    auto got = s->get(j.id);
+    ASSERT_TRUE(got);
+    EXPECT_EQ(got->state, JobState::succeeded);
+    EXPECT_EQ(got->stage, "done");
+    EXPECT_DOUBLE_EQ(got->progress, 1);
+    EXPECT_EQ(got->result["frames"], 25);
+    EXPECT_EQ(s->list("a", 0, 10).front().to_json(), got->to_json());
+  }
+  store.remove(j.id);
+  EXPECT_FALSE(store.get(j.id));
+  EXPECT_TRUE(store.list("a", 0, 10).empty());
+}
+
+TEST(JobStoreCache, BoundedOldestFirst) {
+  JobRecordCache cache(3);
+  for (int i = 0; i < 5; ++i) {
+    JobRecord j = make_job("a", i);
+    j.id = "job" + std::to_string(i);
+    cache.put(j);
+  }
+  EXPECT_EQ(cache.size(), 3u);
+  EXPECT_FALSE(cache.find("job0"));
+  EXPECT_FALSE(cache.find("job1"));
+  ASSERT_TRUE(cache.find("job4"));
+  JobRecord again = *cache.find("job2");
+  again.stage = "x";
+  cache.put(again);  // replacing keeps its place and the bound
+  EXPECT_EQ(cache.size(), 3u);
+  EXPECT_EQ(cache.find("job2")->stage, "x");
+  cache.erase("job3");
+  EXPECT_EQ(cache.size(), 2u);
+  EXPECT_FALSE(cache.find("job3"));
+}
+
+TEST(JobStorePruning, RemovesFinishedJobsOlderThanTheCutOldestFirstInBatches) {
+  test::TempDir dir;
+  JobStore store(dir / "jobs.db");
+  for (int i = 0; i < 10; ++i) {
+    JobRecord j = make_job("a", i);
+    j.state = i % 2 ? JobState::succeeded : JobState::failed;
+    j.finished_ms = 100 + i;
+    store.insert(j);
+  }
+  JobRecord queued = make_job("a", 0);  // never finished: never pruned, however old
+  store.insert(queued);
+  auto first = store.remove_finished_before(105, 3);
+  ASSERT_EQ(first.size(), 3u);
+  EXPECT_EQ(first[0].finished_ms, 100);
+  EXPECT_EQ(first[2].finished_ms, 102);
+  EXPECT_FALSE(store.get(first[0].id));
+  auto rest = store.remove_finished_before(105, 100);
+  EXPECT_EQ(rest.size(), 2u);
+  EXPECT_EQ(store.remove_finished_before(105, 100).size(), 0u);
+  EXPECT_EQ(store.count("a"), 6);
+  EXPECT_TRUE(store.get(queued.id));
+}
+
+TEST(JobStoreFile, NoticesADeletedOrReplacedFile) {
+  test::TempDir dir;
+  JobStore store(dir / "jobs.db");
+  EXPECT_EQ(store.file_state(), JobStore::FileState::same);
+  std::filesystem::rename(dir / "jobs.db", dir / "moved.db");
+  EXPECT_EQ(store.file_state(), JobStore::FileState::deleted);
+  { JobStore other(dir / "jobs.db"); }  // another database now under the path
+  EXPECT_EQ(store.file_state(), JobStore::FileState::replaced);
+}
+
+TEST(JobStoreFile, RestoresADeletedFileWithEveryJobAndKeepsWorking) {
+  // `rm sonic.db*`, and `rm sonic.db` alone, which leaves the WAL (with jobs not yet
+  // checkpointed) beside the path the restored file is put under.
+  for (bool wal_too : {true, false}) {
+    test::TempDir dir;
+    JobStore store(dir / "jobs.db");
+    std::vector<std::string> ids;
+    for (int i = 0; i < 20; ++i) {
+      JobRecord j = make_job("a", i);
+      ids.push_back(j.id);
+      store.insert(j);
+    }
+    std::filesystem::remove(dir / "jobs.db");
+    if (wal_too) {
+      std::filesystem::remove(dir / "jobs.db-wal");
+      std::filesystem::remove(dir / "jobs.db-shm");
+    }
+    ASSERT_EQ(store.file_state(), JobStore::FileState::deleted);
+    // Written to after the delete, before the restore: that job must come back too.
+    JobRecord late = make_job("a", 99);
+    store.insert(late);
+    ids.push_back(late.id);
+    store.restore_file();
+    EXPECT_EQ(store.file_state(), JobStore::FileState::same);
+    JobRecord after = make_job("a", 100);
+    store.insert(after);
+    ids.push_back(after.id);
+    // Another connection (a restart) sees every job in the file under the path.
+    JobStore reopened(dir / "jobs.db");
+    EXPECT_EQ(reopened.count("a"), 22) << "wal deleted too: " << wal_too;
+    for (const auto& id : ids) EXPECT_TRUE(reopened.get(id)) << id << ", wal deleted too: " << wal_too;
+  }
+}
+
+TEST(JobStoreFile, MovesAsideFromAReplacementWithoutTouchingIt) {
+  test::TempDir dir;
+  JobStore store(dir / "jobs.db");
+  JobRecord mine = make_job("a", 1);
+  store.insert(mine);
+  // An operator moves another database into place.
+  JobRecord theirs = make_job("b", 2);
+  {
+    JobStore other(dir / "other.db");
+    other.insert(theirs);
+  }
+  std::filesystem::rename(dir / "other.db", dir / "jobs.db");
+  ASSERT_EQ(store.file_state(), JobStore::FileState::replaced);
+  store.restore_file();  // a file is there: not ours to overwrite
+  store.move_aside(dir / "jobs.db.aside");
+  JobRecord later = make_job("a", 3);  // accepted work goes on, into the file aside
+  store.insert(later);
+  JobStore replacement(dir / "jobs.db");
+  EXPECT_TRUE(replacement.get(theirs.id));
+  EXPECT_FALSE(replacement.get(mine.id));
+  EXPECT_FALSE(replacement.get(later.id));
+  JobStore aside(dir / "jobs.db.aside");
+  EXPECT_TRUE(aside.get(mine.id));
+  EXPECT_TRUE(aside.get(later.id));
+  EXPECT_FALSE(aside.get(theirs.id));
 }
 
 TEST(JobIds, UuidShape) {

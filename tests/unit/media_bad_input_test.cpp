@@ -194,7 +194,8 @@ TEST_F(MediaBadInputTest, WavClaimingTenHours) {
   try {
     probe_audio(p);
   } catch (const Error& e) {
-    EXPECT_EQ(e.message(), "The recording is 36000 s long; the limit is 300 s.");
+    EXPECT_EQ(e.message(),
+              "The recording is 36000 s long; the limit is 300 s. Send a shorter one, or set 'duration' to use only its first seconds.");
     EXPECT_EQ(e.field(), "audio");
     EXPECT_EQ(e.http_status(), 422);
   }

@@ -5,6 +5,7 @@
 // by byte here, because no installed tool writes them.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstdint>
 #include <opencv2/imgcodecs.hpp>
@@ -136,6 +137,25 @@ TEST_F(MediaDecodeTest, AudioTrackOfAVideo) {
   EXPECT_EQ(probe_audio(file).format, AudioFormat::m4a_aac);
   PcmAudio pcm = decode_audio(file, 16000);
   EXPECT_NEAR(pcm.duration_s(), 5.3, 0.05);
+}
+
+// Issue 10: with a `duration` within the limit, a longer recording is decoded only that far
+// and not refused; the samples are the recording's own first seconds.
+TEST_F(MediaDecodeTest, OnlyTheFirstSecondsOfALongRecordingAreDecoded) {
+  MediaLimits limits;
+  limits.max_audio_seconds = 2;
+  fs::path measured = ffmpeg("bare.mp3", "-c:a libmp3lame -b:a 64k -id3v2_version 0 -write_xing 0");
+  for (const fs::path& file : {speech(), measured}) {
+    EXPECT_THROW(decode_audio(file, 16000, limits), Error) << file;
+    PcmAudio head = decode_audio(file, 16000, limits, 1.5);
+    EXPECT_EQ(head.samples.size(), 24000u) << file;
+    EXPECT_GT(rms(head.samples), 0.001) << file;
+  }
+  PcmAudio whole = decode_audio(speech(), 16000);
+  PcmAudio head = decode_audio(speech(), 16000, limits, 1.5);
+  EXPECT_TRUE(std::equal(head.samples.begin(), head.samples.end(), whole.samples.begin()));
+  // Asking for more than there is gives what there is (the engine pads to `duration`).
+  EXPECT_EQ(decode_audio(speech(), 16000, {}, 9.0).samples.size(), kSpeechSamples);
 }
 
 TEST_F(MediaDecodeTest, RejectsANonsenseRate) {

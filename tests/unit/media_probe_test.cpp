@@ -163,7 +163,9 @@ TEST_F(MediaProbeTest, AudioLimitIsConfigurableAndWorded) {
     FAIL() << "5.3 s passed a 5 s limit";
   } catch (const Error& e) {
     EXPECT_EQ(e.code(), ErrorCode::audio_too_long);
-    EXPECT_EQ(e.message(), "The recording is 5.3 s long; the limit is 5 s.");
+    EXPECT_EQ(e.message(),
+              "The recording is 5.3 s long; the limit is 5 s. Send a shorter one, or set 'duration' to use only its "
+              "first seconds.");
     EXPECT_EQ(e.field(), "audio");
   }
   limits.max_audio_seconds = 6;
@@ -177,7 +179,91 @@ TEST_F(MediaProbeTest, MeasuredLengthIsAlsoLimited) {
   EXPECT_EQ(error_code_of([&] { probe_audio(file, limits); }), "audio_too_long");
 }
 
+// The number in "The recording is N s long".
+double stated_length(const std::string& message) {
+  const std::string lead = "The recording is ";
+  EXPECT_EQ(message.rfind(lead, 0), 0u) << message;
+  return std::stod(message.substr(lead.size()));
+}
+
+// Issue 10: a 400 s recording was reported as "300 s long; the limit is 300 s" — a length
+// that had to be measured was measured only up to the limit. The message now states the
+// recording's true length, whether the container states it or it is measured.
+TEST_F(MediaProbeTest, TooLongMessageStatesTheTrueLength) {
+  MediaLimits limits;
+  limits.max_audio_seconds = 2;
+  fs::path measured = ffmpeg("bare3.mp3", "-c:a libmp3lame -b:a 64k -id3v2_version 0 -write_xing 0");
+  fs::path stated = speech();
+  for (const fs::path& file : {measured, stated}) {
+    try {
+      probe_audio(file, limits);
+      ADD_FAILURE() << file << " passed a 2 s limit";
+    } catch (const Error& e) {
+      EXPECT_EQ(e.code(), ErrorCode::audio_too_long);
+      EXPECT_NEAR(stated_length(e.message()), kSpeechSeconds, 0.15) << e.message();
+      EXPECT_NE(e.message().find("the limit is 2 s"), std::string::npos) << e.message();
+    }
+  }
+}
+
+// Just over the limit never reads as the limit (5.24 s rounded to tenths is 5.2, under 5.21).
+TEST_F(MediaProbeTest, TooLongByAHairIsNotWordedAsTheLimit) {
+  MediaLimits limits;
+  limits.max_audio_seconds = 5.21;
+  try {
+    probe_audio(ffmpeg("cut.wav", "-t 5.24"), limits);
+    FAIL() << "5.24 s passed a 5.21 s limit";
+  } catch (const Error& e) {
+    EXPECT_NEAR(stated_length(e.message()), 5.24, 0.005) << e.message();
+  }
+}
+
+// Issue 10: with a `duration` within the limit only that much of the recording is used, so
+// a longer recording is accepted (the upload's size limit still bounds the file).
+TEST_F(MediaProbeTest, LongerRecordingIsAcceptedWhenOnlyItsStartIsUsed) {
+  MediaLimits limits;
+  limits.max_audio_seconds = 2;
+  fs::path measured = ffmpeg("bare4.mp3", "-c:a libmp3lame -b:a 64k -id3v2_version 0 -write_xing 0");
+  for (const fs::path& file : {speech(), measured}) {
+    EXPECT_EQ(error_code_of([&] { probe_audio(file, limits); }), "audio_too_long") << file;
+    AudioInfo info = probe_audio(file, limits, 1.5);
+    EXPECT_GE(info.duration_s, 1.5) << file;  // measured only as far as needed, or stated
+  }
+  // A broken file is still refused: the length rule is relaxed, nothing else.
+  test::write_file(path("broken.wav"), test::read_file(speech()).substr(0, 30));
+  EXPECT_NE(error_code_of([&] { probe_audio(path("broken.wav"), limits, 1.5); }), "none");
+}
+
 // ----- images
+
+// Issue 10: a 1×40000 PNG reached the engine and failed with OpenCV's assertion text (500).
+// Pictures more than 8 times as long as wide are refused from the header.
+TEST_F(MediaProbeTest, ExtremeAspectRatioIsRefusedFromTheHeader) {
+  std::string bytes = test::read_file(test::fixture("portrait.png")).substr(0, 33);
+  auto with_size = [&](std::uint32_t w, std::uint32_t h) {
+    std::string b = bytes;
+    for (int i = 0; i < 4; ++i) {
+      b[16 + i] = static_cast<char>((w >> (24 - 8 * i)) & 0xff);
+      b[20 + i] = static_cast<char>((h >> (24 - 8 * i)) & 0xff);
+    }
+    test::write_file(path("shape.png"), b);
+    return path("shape.png");
+  };
+  for (auto [w, h] : {std::pair<std::uint32_t, std::uint32_t>{1, 40000}, {40000, 1}, {100, 801}, {9000, 1000}}) {
+    try {
+      probe_image(with_size(w, h));
+      ADD_FAILURE() << w << "x" << h << " passed";
+    } catch (const Error& e) {
+      EXPECT_EQ(e.code(), ErrorCode::unreadable_media) << w << "x" << h;
+      EXPECT_EQ(e.http_status(), 422);
+      EXPECT_EQ(e.field(), "image");
+      EXPECT_NE(e.message().find(std::to_string(w) + "×" + std::to_string(h)), std::string::npos) << e.message();
+      EXPECT_NE(e.message().find("8 times"), std::string::npos) << e.message();
+    }
+  }
+  for (auto [w, h] : {std::pair<std::uint32_t, std::uint32_t>{100, 800}, {800, 100}, {1, 1}, {1080, 1920}})
+    EXPECT_NO_THROW(probe_image(with_size(w, h))) << w << "x" << h;
+}
 
 TEST_F(MediaProbeTest, PngSizeFromHeader) {
   ImageInfo info = probe_image(test::fixture("portrait.png"));

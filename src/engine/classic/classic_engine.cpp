@@ -160,8 +160,9 @@ EngineResult ClassicEngine::generate(const JobInput& job, const ProgressCallback
   auto stage_start = Clock::now();
   report("load", 0.0);
   const cv::Mat picture = media::decode_image(job.image, job.limits);
-  media::PcmAudio analysis_audio = media::decode_audio(job.audio, 16000, job.limits);
-  const media::PcmAudio output_audio = media::decode_audio(job.audio, 48000, job.limits);
+  // With a `duration`, only that much of the recording is decoded: a longer one is fine.
+  media::PcmAudio analysis_audio = media::decode_audio(job.audio, 16000, job.limits, params.duration_s);
+  const media::PcmAudio output_audio = media::decode_audio(job.audio, 48000, job.limits, params.duration_s);
   const double duration = params.duration_s.value_or(analysis_audio.duration_s());
   if (duration <= 0)
     throw Error(ErrorCode::unreadable_media, "The audio holds no sound samples. Upload a recording with speech in it.", "audio");
