@@ -12,6 +12,7 @@
 #include "engine/params.h"
 #include "http/api_context.h"
 #include "http/idempotency.h"
+#include "http/request_body.h"
 #include "http/upload_sink.h"
 #include "http/url_inputs.h"
 #include "http/wire/multipart.h"
@@ -23,15 +24,6 @@ namespace sonic::http {
 namespace fs = std::filesystem;
 
 namespace {
-
-constexpr std::size_t kMaxJsonBody = 64 * 1024;
-
-bool is_json(const std::string& content_type) {
-  std::string type = content_type.substr(0, content_type.find(';'));
-  while (!type.empty() && type.back() == ' ') type.pop_back();
-  for (char& c : type) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  return type == "application/json";
-}
 
 std::string file_extension(media::ImageFormat f) { return std::string(media::format_name(f)); }
 std::string file_extension(media::AudioFormat f) {
@@ -64,33 +56,6 @@ json generate_success(const ApiContext& api, const Call& call, const jobs::JobRe
   return out;
 }
 
-// Streams the multipart body into `sink`. Throws the request's error; sets res.close when
-// the body was not read to its end.
-void read_upload(ApiContext& api, Call& call, UploadSink& sink, const std::string& boundary) {
-  const std::string limit_text = std::to_string(api.config.max_request_bytes / (1024 * 1024)) + " MB";
-  wire::MultipartReader reader(boundary, {[&](const wire::FormPart& part) { return sink.begin_part(part.name, part.filename); },
-                                          [&](std::string_view data) { return sink.write(data.data(), data.size()); }});
-  std::vector<char> buffer(64 * 1024);
-  bool reading = true;
-  while (reading) {
-    std::size_t n = call.req.body().read(buffer.data(), buffer.size());
-    if (n == 0) break;
-    reading = reader.feed(std::string_view(buffer.data(), n));
-  }
-  bool whole = reading && reader.finish();
-  sink.end_part();
-  call.bytes_in = sink.total_bytes();
-  api.metrics.add_upload_bytes(sink.total_bytes());
-  if (!call.req.body().complete()) call.res.close = true;  // the rest cannot be another request
-  if (sink.too_large()) throw Error(ErrorCode::payload_too_large, "The request is larger than the limit of " + limit_text + ".");
-  if (sink.write_failed()) throw Error(ErrorCode::internal, "The server could not store the upload.");
-  if (!whole) {
-    const auto& e = reader.error();
-    throw Error(ErrorCode::invalid_param, e ? e->message : "The upload is not valid multipart/form-data.",
-                e ? e->field : std::string());
-  }
-}
-
 // The request's fields, from a multipart form or a JSON object, before any is checked.
 struct GenerateFields {
   std::optional<std::string> image_url, audio_url, config_text, preset, engine, webhook_url;
@@ -100,18 +65,7 @@ struct GenerateFields {
 
 // A JSON body (application/json): URLs instead of files, parameters as an object.
 GenerateFields read_json_fields(Call& call) {
-  std::string text;
-  std::vector<char> buffer(16 * 1024);
-  while (std::size_t n = call.req.body().read(buffer.data(), buffer.size())) {
-    text.append(buffer.data(), n);
-    if (text.size() > kMaxJsonBody) {
-      call.res.close = true;
-      throw Error(ErrorCode::payload_too_large, "A JSON request body is limited to 64 KiB; send files as multipart/form-data.");
-    }
-  }
-  call.bytes_in = text.size();
-  json body = json::parse(text, nullptr, false);
-  if (!body.is_object()) throw Error(ErrorCode::invalid_config, "The request body is not a JSON object.");
+  json body = read_json_body(call);
   GenerateFields f;
   for (auto it = body.begin(); it != body.end(); ++it) {
     const std::string& key = it.key();
@@ -206,14 +160,7 @@ void generate(ApiContext& api, Call& call) {
                 "Send multipart/form-data with the files 'image' and 'audio' (or image_url and audio_url; optionally "
                 "'config', 'preset', 'webhook_url'), or a JSON object with image_url and audio_url.");
   }
-  const std::string limit_text = std::to_string(api.config.max_request_bytes / (1024 * 1024)) + " MB";
-  if (auto length = req.head.content_length; length && *length > api.config.max_request_bytes) {
-    // Over the limit by its own account: nothing is stored. Read and drop it (anything over
-    // twice the limit was refused unread) so the client gets to read this answer.
-    if (!req.body().discard(2 * api.config.max_request_bytes)) call.res.close = true;
-    throw Error(ErrorCode::payload_too_large, "The request is larger than the limit of " + limit_text + ".");
-  }
-  api.service.require_storage(req.head.content_length.value_or(0));  // 507 before a byte is stored
+  refuse_before_storing(api, call);
   UploadSink sink(api.service.uploads_dir(), api.config.max_request_bytes);
   GenerateFields fields;
   if (boundary) {
