@@ -39,7 +39,7 @@ PROGRESS_STEPS = 100
 MAX_SEED = 2**31 - 1  # ComfyUI_Sonic's range; the server takes more
 # The server's presets (GET /api/presets). A combo is fixed when ComfyUI starts, so the
 # names are listed here; a server without one says so in its own words.
-PRESETS = ["none", "natural", "expressive", "news-anchor", "singing"]
+PRESETS = ["none", "natural", "expressive", "news-anchor", "singing", "presenter_9x16"]
 ASPECT_RATIOS = ["1:1", "9:16", "4:5", "16:9", "original"]
 DEFAULT_ASPECT_RATIO = "1:1"
 

@@ -148,7 +148,7 @@ void add_generate_command(CLI::App& app) {
       ->check(CLI::ExistingFile);
   cmd->add_option("--output,-o", options->output, "Where to write the MP4")->required();
   cmd->add_option("--config", options->config, "Parameters as a JSON object, e.g. '{\"fps\":30}'");
-  cmd->add_option("--preset", options->preset, "Start from a preset (natural, expressive, news-anchor, singing)");
+  cmd->add_option("--preset", options->preset, "Start from a preset (natural, expressive, news-anchor, singing, presenter_9x16; see GET /api/presets)");
   cmd->add_option("--set", options->assignments, "One parameter, key=value (repeatable; applied last)");
   cmd->add_flag("--json", options->json, "Print the result as JSON (the API's result object)");
   cmd->add_option("--external-engine", options->external_engines,

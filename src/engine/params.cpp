@@ -78,7 +78,12 @@ const std::vector<std::string>& parameter_names() {
   static const std::vector<std::string> names = {
       "duration",      "min_resolution", "expand_ratio", "inference_steps", "dynamic_scale",
       "motion_scale",  "align_mouth",    "smooth_motion", "fps",            "seed",
-      "full_frame",    "face_box",       "engine"};
+      "full_frame",    "face_box",       "engine",       "aspect_ratio"};
+  return names;
+}
+
+const std::vector<std::string>& aspect_ratio_names() {
+  static const std::vector<std::string> names = {"1:1", "9:16", "4:5", "16:9", "original"};
   return names;
 }
 
@@ -97,6 +102,7 @@ json GenerationParams::to_json() const {
       {"full_frame", full_frame},
       {"face_box", face_box ? json(*face_box) : json(nullptr)},
       {"engine", engine},
+      {"aspect_ratio", aspect_ratio},
   };
   return out;
 }
@@ -145,6 +151,12 @@ GenerationParams apply_config(GenerationParams params, const json& config, doubl
         throw bad_param(key, fmt::format("Unknown engine '{}'; installed engines: {}.", name,
                                          fmt::join(names, ", ")));
       params.engine = name;
+    } else if (key == "aspect_ratio") {
+      const auto& names = aspect_ratio_names();
+      if (!value.is_string() || std::find(names.begin(), names.end(), value.get<std::string>()) == names.end())
+        throw bad_param(key, fmt::format("'aspect_ratio' must be one of {} (\"1:1\" is the default); got {}.",
+                                         fmt::join(names, ", "), value.dump()));
+      params.aspect_ratio = value.get<std::string>();
     } else {
       throw Error(ErrorCode::invalid_config,
                   fmt::format("Unknown parameter '{}'. Known parameters: {}.", key,

@@ -26,6 +26,7 @@ struct GenerationParams {
   bool full_frame = false;
   std::optional<std::array<int, 4>> face_box;  // x, y, w, h in image pixels
   std::string engine;                          // empty = server default
+  std::string aspect_ratio = "1:1";            // one of aspect_ratio_names() (engine/framing.h)
 
   // The JSON a job records and the API returns (duration under its API name "duration").
   nlohmann::json to_json() const;
@@ -33,6 +34,9 @@ struct GenerationParams {
 
 // Every parameter name the `config` object may hold, in the order of DESIGN §4.
 const std::vector<std::string>& parameter_names();
+
+// The values `aspect_ratio` accepts: "1:1" (the default), "9:16", "4:5", "16:9", "original".
+const std::vector<std::string>& aspect_ratio_names();
 
 // Applies the keys of `config` on top of `base`. Unknown keys → Error(invalid_config,
 // field=key); a wrong type or a value out of range → Error(invalid_param, field=key) whose

@@ -5,9 +5,11 @@
 // Model: the predictor (~100 MB) is deserialised once per process, on first use of
 // shared(); a failed load throws and the next call tries again (function-local static).
 // Threads: the shape predictor is immutable after loading and safe to call from any thread.
-// The HOG detector is not (it keeps scratch buffers), so detect() borrows one from a small
-// pool guarded by a mutex and returns it afterwards; concurrent callers get their own copy
-// instead of queueing behind one lock.
+// The HOG detector is not (it keeps scratch buffers), so each scan borrows one from an
+// ObjectPool; concurrent callers get their own copy instead of queueing behind one lock.
+//
+// detect_all adds the faces only OpenCV's Haar cascade finds (stylised faces,
+// cascade_detector.h) and checks every face's landmarks (fit_face, landmark_check.h).
 //
 // Detection scale: HOG finds faces of ~80 px and up. Images whose shorter side is under
 // 800 px are upsampled ×2 first (faces down to ~40 px are found); images longer than
@@ -24,10 +26,13 @@
 #include <cmath>
 #include <cstdlib>
 #include <filesystem>
-#include <mutex>
 #include <opencv2/imgproc.hpp>
 #include <string>
+#include <thread>
 
+#include "face/cascade_detector.h"
+#include "face/landmark_check.h"
+#include "face/object_pool.h"
 #include "util/error.h"
 
 namespace sonic::face {
@@ -79,6 +84,27 @@ Landmarks to_landmarks(const dlib::full_object_detection& shape) {
   return points;
 }
 
+// The scale HOG scans a whole picture at (see the file comment).
+double whole_picture_scale(cv::Size size) {
+  const int long_side = std::max(size.width, size.height);
+  const int short_side = std::min(size.width, size.height);
+  if (long_side > kShrinkAboveLongSide) return static_cast<double>(kShrinkAboveLongSide) / long_side;
+  if (short_side < kUpsampleBelowShortSide) return 2.0;
+  return 1.0;
+}
+
+// A cascade box (brows to below the mouth, drawn a little higher and larger than dlib's)
+// in dlib's box convention, measured on the fixture portrait: 7 % smaller, 11 % lower.
+cv::Rect cascade_to_dlib_box(const cv::Rect& b) {
+  return cv::Rect(b.x + static_cast<int>(std::lround(0.035 * b.width)), b.y + static_cast<int>(std::lround(0.11 * b.height)),
+                  static_cast<int>(std::lround(0.93 * b.width)), static_cast<int>(std::lround(0.93 * b.height)));
+}
+
+double overlap(const cv::Rect& a, const cv::Rect& b) {  // intersection over the smaller box
+  const double smaller = std::min(a.area(), b.area());
+  return smaller > 0 ? (a & b).area() / smaller : 0.0;
+}
+
 double distance(const cv::Point2f& a, const cv::Point2f& b) {
   return std::hypot(static_cast<double>(a.x - b.x), static_cast<double>(a.y - b.y));
 }
@@ -88,68 +114,51 @@ double distance(const cv::Point2f& a, const cv::Point2f& b) {
 struct FaceLandmarker::Impl {
   dlib::shape_predictor predictor;  // immutable after construction
 
-  std::mutex pool_mutex;
-  std::vector<std::unique_ptr<dlib::frontal_face_detector>> idle_detectors;  // guarded
+  ObjectPool<dlib::frontal_face_detector> detectors{
+      [] { return std::make_unique<dlib::frontal_face_detector>(dlib::get_frontal_face_detector()); }};
 
-  // A detector for the caller's exclusive use until the lease dies.
-  class DetectorLease {
-   public:
-    explicit DetectorLease(Impl& impl) : impl_(impl) {
-      {
-        std::lock_guard lock(impl_.pool_mutex);
-        if (!impl_.idle_detectors.empty()) {
-          detector_ = std::move(impl_.idle_detectors.back());
-          impl_.idle_detectors.pop_back();
-        }
-      }
-      // Built outside the lock: it deserialises a few hundred kB of HOG filters.
-      if (!detector_) {
-        detector_ =
-            std::make_unique<dlib::frontal_face_detector>(dlib::get_frontal_face_detector());
-      }
-    }
-    ~DetectorLease() {
-      std::lock_guard lock(impl_.pool_mutex);
-      impl_.idle_detectors.push_back(std::move(detector_));
-    }
-    DetectorLease(const DetectorLease&) = delete;
-    DetectorLease& operator=(const DetectorLease&) = delete;
-    dlib::frontal_face_detector& operator*() { return *detector_; }
-
-   private:
-    Impl& impl_;
-    std::unique_ptr<dlib::frontal_face_detector> detector_;
-  };
-
-  // The largest face the HOG detector finds in `region` of `image` scanned at `scale`,
-  // with its box in `image` coordinates and landmarks fitted on `image` itself.
-  std::optional<DetectedFace> detect_in(const cv::Mat& image, const cv::Rect& region,
-                                        double scale) {
+  // Every face the HOG detector finds in `region` of `image` scanned at `scale`, boxes in
+  // `image` coordinates, largest first, with the detector's confidence; no landmarks yet.
+  std::vector<DetectedFace> scan(const cv::Mat& image, const cv::Rect& region, double scale) {
     const cv::Mat grey = to_grey(image(region));
     cv::Mat scanned = grey;
     if (scale != 1.0) {
       cv::resize(grey, scanned, cv::Size(), scale, scale,
                  scale < 1.0 ? cv::INTER_AREA : cv::INTER_LINEAR);
     }
-    std::vector<dlib::rectangle> found;
+    std::vector<dlib::rect_detection> found;
     {
-      DetectorLease detector(*this);
+      ObjectPool<dlib::frontal_face_detector>::Lease detector(detectors);
       dlib::cv_image<unsigned char> view(scanned);
-      found = (*detector)(view);
+      (*detector)(view, found);
     }
-    if (found.empty()) return std::nullopt;
-    const auto largest = std::max_element(
-        found.begin(), found.end(),
-        [](const dlib::rectangle& a, const dlib::rectangle& b) { return a.area() < b.area(); });
     const auto unscale = [scale](long v) {
       return static_cast<int>(std::lround(static_cast<double>(v) / scale));
     };
-    const int left = region.x + unscale(largest->left());
-    const int top = region.y + unscale(largest->top());
-    const int right = region.x + unscale(largest->right() + 1);
-    const int bottom = region.y + unscale(largest->bottom() + 1);
-    DetectedFace face;
-    face.box = cv::Rect(left, top, std::max(1, right - left), std::max(1, bottom - top));
+    std::vector<DetectedFace> faces;
+    for (const auto& d : found) {
+      const int left = region.x + unscale(d.rect.left());
+      const int top = region.y + unscale(d.rect.top());
+      const int right = region.x + unscale(d.rect.right() + 1);
+      const int bottom = region.y + unscale(d.rect.bottom() + 1);
+      DetectedFace face;
+      face.box = cv::Rect(left, top, std::max(1, right - left), std::max(1, bottom - top));
+      face.confidence = 0.5 + 0.5 * std::tanh(std::max(0.0, d.detection_confidence));
+      face.detector = "dlib";
+      faces.push_back(std::move(face));
+    }
+    std::stable_sort(faces.begin(), faces.end(),
+                     [](const DetectedFace& a, const DetectedFace& b) { return a.box.area() > b.box.area(); });
+    return faces;
+  }
+
+  // The largest face the HOG detector finds in `region` of `image` scanned at `scale`,
+  // with landmarks fitted on `image` itself.
+  std::optional<DetectedFace> detect_in(const cv::Mat& image, const cv::Rect& region,
+                                        double scale) {
+    auto faces = scan(image, region, scale);
+    if (faces.empty()) return std::nullopt;
+    DetectedFace face = std::move(faces.front());
     face.points = fit(image, face.box);  // the same pixels tracking with landmarks_in uses
     return face;
   }
@@ -222,8 +231,7 @@ FaceLandmarker::FaceLandmarker() : impl_(std::make_unique<Impl>()) {
                     " points, not the 68 of shape_predictor_68_face_landmarks.dat (libdlib-data)");
   }
   // One detector ready up front, so the first detect() does not pay for building it.
-  impl_->idle_detectors.push_back(
-      std::make_unique<dlib::frontal_face_detector>(dlib::get_frontal_face_detector()));
+  impl_->detectors.give_back(std::make_unique<dlib::frontal_face_detector>(dlib::get_frontal_face_detector()));
 }
 
 FaceLandmarker::~FaceLandmarker() = default;
@@ -235,15 +243,7 @@ FaceLandmarker& FaceLandmarker::shared() {
 
 std::optional<DetectedFace> FaceLandmarker::detect(const cv::Mat& bgr) const {
   if (bgr.empty()) return std::nullopt;
-  const int long_side = std::max(bgr.cols, bgr.rows);
-  const int short_side = std::min(bgr.cols, bgr.rows);
-  double scale = 1.0;
-  if (long_side > kShrinkAboveLongSide) {
-    scale = static_cast<double>(kShrinkAboveLongSide) / long_side;
-  } else if (short_side < kUpsampleBelowShortSide) {
-    scale = 2.0;
-  }
-  return impl_->detect_in(bgr, cv::Rect(0, 0, bgr.cols, bgr.rows), scale);
+  return impl_->detect_in(bgr, cv::Rect(0, 0, bgr.cols, bgr.rows), whole_picture_scale(bgr.size()));
 }
 
 std::optional<DetectedFace> FaceLandmarker::detect_near(const cv::Mat& bgr,
@@ -268,6 +268,77 @@ Landmarks FaceLandmarker::landmarks_in(const cv::Mat& bgr, const cv::Rect& box) 
                 "face_box");
   }
   return impl_->fit(bgr, box);
+}
+
+std::vector<DetectedFace> FaceLandmarker::detect_all(const cv::Mat& bgr) const {
+  std::vector<DetectedFace> faces;
+  if (bgr.empty()) return faces;
+  const cv::Mat grey = to_grey(bgr);
+  // The cascade (faces only it sees: drawn, stylised, or under HOG's smallest window) scans
+  // on a thread of its own while HOG scans on this one: on two cores the two overlap. Small
+  // pictures are scanned by HOG at twice their size (faces from ~40 px), so there the cascade
+  // looks for faces of 1/12 of the shorter side and up (a drawn face is rarely small); large
+  // ones are scanned by HOG at their own size or smaller (from 80 px), so there the cascade
+  // goes down to 1/24 of the shorter side, into what HOG cannot see. (Its cost grows fast
+  // with smaller windows: ~1.5× from 1/12 to 1/24.)
+  const auto& cascade = CascadeFaceDetector::shared();
+  std::vector<CascadeFace> cascade_faces;
+  std::exception_ptr cascade_error;
+  std::thread cascade_scan;
+  if (cascade.available()) {
+    const int min_side = std::max(24, std::min(bgr.cols, bgr.rows) / (whole_picture_scale(bgr.size()) > 1.0 ? 12 : 24));
+    // min_side by value: this block ends while the thread still runs.
+    cascade_scan = std::thread([&, min_side] {
+      try {
+        cascade_faces = cascade.detect(grey, min_side);
+      } catch (...) {
+        cascade_error = std::current_exception();
+      }
+    });
+  }
+  try {
+    faces = impl_->scan(bgr, cv::Rect(0, 0, bgr.cols, bgr.rows), whole_picture_scale(bgr.size()));
+  } catch (...) {
+    if (cascade_scan.joinable()) cascade_scan.join();
+    throw;
+  }
+  if (cascade_scan.joinable()) cascade_scan.join();
+  if (cascade_error) std::rethrow_exception(cascade_error);
+  // A cascade face HOG also has is dropped; the others count only with an eye in them (the
+  // face cascade alone also fires on collars, helmets and folds).
+  for (const CascadeFace& c : cascade_faces) {
+    const cv::Rect box = cascade_to_dlib_box(c.box);
+    const bool known = std::any_of(faces.begin(), faces.end(), [&](const DetectedFace& f) { return overlap(f.box, box) > 0.4; });
+    if (known || cascade.find_eyes(grey, c.box).empty()) continue;
+    DetectedFace face;
+    face.box = box;
+    face.detector = "cascade";
+    face.confidence = 0.45 * (1.0 - std::exp(-c.neighbours / 12.0));
+    faces.push_back(std::move(face));
+  }
+  for (DetectedFace& face : faces) {
+    const DetectedFace fitted = fit_face(bgr, face.box);
+    face.points = fitted.points;
+    face.fit_confidence = fitted.fit_confidence;
+    face.box_layout = fitted.box_layout;
+  }
+  std::stable_sort(faces.begin(), faces.end(),
+                   [](const DetectedFace& a, const DetectedFace& b) { return a.box.area() > b.box.area(); });
+  return faces;
+}
+
+DetectedFace FaceLandmarker::fit_face(const cv::Mat& bgr, const cv::Rect& box) const {
+  DetectedFace face;
+  face.box = box;
+  face.points = landmarks_in(bgr, box);
+  // The drawn mouth is looked for only on a drawn face (see landmark_check.h).
+  const auto mouth = is_drawn(bgr, box) ? find_mouth_line(bgr, box) : std::nullopt;
+  face.fit_confidence = fit_confidence(face.points, box, mouth);
+  if (face.fit_confidence < kMinFitConfidence) {
+    face.points = box_layout(box, mouth ? mouth : find_mouth_line(bgr, box), CascadeFaceDetector::shared().find_eyes(to_grey(bgr), box));
+    face.box_layout = true;
+  }
+  return face;
 }
 
 double mouth_opening(const Landmarks& p) {

@@ -1,33 +1,11 @@
-// SHA-256 for the result cache key (DESIGN §7: same engine, params, image bytes, audio
-// bytes → same video). Incremental, so uploads are hashed while they stream to disk and
-// never read twice. OpenSSL EVP underneath; the OpenSSL type stays out of this header.
+// SHA-256 moved to util/sha256.h (the engine's face cache hashes pictures too); these names
+// keep the jobs/ and http/ code that says jobs::Sha256 working unchanged.
 #pragma once
 
-#include <cstddef>
-#include <filesystem>
-#include <memory>
-#include <string>
-#include <string_view>
+#include "util/sha256.h"
 
 namespace sonic::jobs {
-
-class Sha256 {
- public:
-  Sha256();
-  ~Sha256();
-  Sha256(const Sha256&) = delete;
-  Sha256& operator=(const Sha256&) = delete;
-  void update(const void* data, std::size_t size);
-  void update(std::string_view text) { update(text.data(), text.size()); }
-  // Lowercase hex of the digest; the object cannot be updated afterwards.
-  std::string hex();
-
- private:
-  struct Context;
-  std::unique_ptr<Context> context_;
-};
-
-std::string sha256_hex(std::string_view bytes);
-std::string sha256_file_hex(const std::filesystem::path& path);  // Error(internal) if unreadable
-
+using sonic::Sha256;
+using sonic::sha256_file_hex;
+using sonic::sha256_hex;
 }  // namespace sonic::jobs

@@ -12,9 +12,11 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstring>
 #include <fstream>
+#include <memory>
 #include <string>
 
 #include "media/av_handles.h"
@@ -145,49 +147,59 @@ double remaining_seconds(AVFormatContext* context, int stream_index, AVPacket* p
 
 }  // namespace
 
-PcmAudio decode_audio(const fs::path& path, int sample_rate, const MediaLimits& limits,
-                      std::optional<double> use_first_s) {
-  if (sample_rate <= 0 || sample_rate > 384000) {
-    throw Error(ErrorCode::invalid_param,
-                fmt::format("Sample rate {} Hz is not supported.", sample_rate));
-  }
-  // format, header checks, stated length limit
-  AudioInfo info = probe_audio(path, limits, use_first_s);
-
-  av::route_ffmpeg_log();
-  const char* demuxer = demuxer_for(info.format, path);
+struct AudioStream::Impl {
+  int sample_rate;
+  MediaLimits limits;
+  const char* demuxer = nullptr;
+  std::optional<double> use_first_s;  // a job's duration: decode only that much
   av::InputFormat context;
-  if (int rc = av::open_input_as(context, path.string(), demuxer); rc < 0) {
-    unreadable(av::error_text(rc));
-  }
-  if (int rc = avformat_find_stream_info(context.get(), nullptr); rc < 0)
-    unreadable(av::error_text(rc));
-  int stream_index = av_find_best_stream(context.get(), AVMEDIA_TYPE_AUDIO, -1, -1, nullptr, 0);
-  if (stream_index < 0) unreadable("no audio stream");
-  av::Codec codec = av::open_decoder(context->streams[stream_index]);
-  if (!codec) unreadable("no decoder for its codec");
-  av::Packet packet = av::make_packet();
-  av::Frame frame = av::make_frame();
-  if (!packet || !frame)
-    throw Error(ErrorCode::internal, "Out of memory while decoding audio.", kAudioField);
-
-  PcmAudio result;
-  result.sample_rate = sample_rate;
-  MonoResampler resampler(sample_rate, result.samples);
+  int stream_index = -1;
+  av::Codec codec;
+  av::Packet packet;
+  av::Frame frame;
+  std::vector<float> pending;  // decoded, not yet read (from `head` on)
+  std::size_t head = 0;
+  std::unique_ptr<MonoResampler> resampler;
   // Input length in seconds, summed per frame so a change of rate midway is still exact.
   double input_seconds = 0;
   double expected_output = 0;
+  std::size_t handed_out = 0;
+  bool decoded_all = false;  // the end of the file was reached and the length fixed
+  double stated_seconds = 0;  // what the probe read from the container (0: unknown)
   bool enough = false;  // use_first_s: that much is decoded, the rest is never read
 
-  auto drain = [&] {
+  Impl(const fs::path& path, int rate, const MediaLimits& l, std::optional<double> first)
+      : sample_rate(rate), limits(l), use_first_s(first) {
+    if (sample_rate <= 0 || sample_rate > 384000) {
+      throw Error(ErrorCode::invalid_param, fmt::format("Sample rate {} Hz is not supported.", sample_rate));
+    }
+    AudioInfo info = probe_audio(path, limits, use_first_s);  // format, header checks, stated length limit
+    stated_seconds = std::isfinite(info.duration_s) ? std::clamp(info.duration_s, 0.0, limits.max_audio_seconds) : 0.0;
+    if (use_first_s) stated_seconds = std::min(stated_seconds, *use_first_s);
+    av::route_ffmpeg_log();
+    demuxer = demuxer_for(info.format, path);
+    if (int rc = av::open_input_as(context, path.string(), demuxer); rc < 0) {
+      unreadable(av::error_text(rc));
+    }
+    if (int rc = avformat_find_stream_info(context.get(), nullptr); rc < 0) unreadable(av::error_text(rc));
+    stream_index = av_find_best_stream(context.get(), AVMEDIA_TYPE_AUDIO, -1, -1, nullptr, 0);
+    if (stream_index < 0) unreadable("no audio stream");
+    codec = av::open_decoder(context->streams[stream_index]);
+    if (!codec) unreadable("no decoder for its codec");
+    packet = av::make_packet();
+    frame = av::make_frame();
+    if (!packet || !frame) throw Error(ErrorCode::internal, "Out of memory while decoding audio.", kAudioField);
+    resampler = std::make_unique<MonoResampler>(sample_rate, pending);
+  }
+
+  void drain() {
     for (;;) {
       int rc = avcodec_receive_frame(codec.get(), frame.get());
       if (rc == AVERROR(EAGAIN) || rc == AVERROR_EOF) return;
       if (rc < 0) return;  // a damaged frame: skip it, as players do
       if (frame->nb_samples > 0 && frame->sample_rate > 0) {
         input_seconds += static_cast<double>(frame->nb_samples) / frame->sample_rate;
-        expected_output +=
-            static_cast<double>(frame->nb_samples) * sample_rate / frame->sample_rate;
+        expected_output += static_cast<double>(frame->nb_samples) * sample_rate / frame->sample_rate;
         if (!use_first_s && input_seconds > limits.max_audio_seconds) {
           // The container understated its length. Its packets (not decoded) say the rest.
           double total = input_seconds + remaining_seconds(context.get(), stream_index, packet.get());
@@ -196,41 +208,90 @@ PcmAudio decode_audio(const fs::path& path, int sample_rate, const MediaLimits& 
                                   std::max(total, limits.max_audio_seconds + 0.1), limits.max_audio_seconds),
                       kAudioField);
         }
-        resampler.push(frame.get());
+        resampler->push(frame.get());
         if (use_first_s && input_seconds >= *use_first_s) enough = true;
       }
       av_frame_unref(frame.get());
     }
-  };
+  }
 
-  while (!enough) {
-    int rc = av_read_frame(context.get(), packet.get());
-    if (rc < 0) break;  // end of file, or damage past which nothing can be read
-    if (packet->stream_index == stream_index) {
-      rc = avcodec_send_packet(codec.get(), packet.get());
-      // EAGAIN cannot happen because we drain after every packet; other errors are a
-      // damaged packet, skipped like players do.
-      (void)rc;
-      drain();
+  // Decodes one more packet (or finishes); false once everything is decoded.
+  bool decode_more() {
+    if (decoded_all) return false;
+    // Past `use_first_s` the rest of the file is never read.
+    int rc = enough ? AVERROR_EOF : av_read_frame(context.get(), packet.get());
+    if (rc >= 0) {  // else: end of file, or damage past which nothing can be read
+      if (packet->stream_index == stream_index) {
+        // EAGAIN cannot happen because we drain after every packet; other errors are a
+        // damaged packet, skipped like players do.
+        (void)avcodec_send_packet(codec.get(), packet.get());
+        drain();
+      }
+      av_packet_unref(packet.get());
+      return true;
     }
-    av_packet_unref(packet.get());
+    avcodec_send_packet(codec.get(), nullptr);
+    drain();
+    resampler->flush();
+    if (input_seconds <= 0) unreadable("no audio could be decoded");
+    // MP4 states the true length (its edit list); the decoder still emits the padding that
+    // fills the last AAC frame, so cut that off.
+    const AVStream* stream = context->streams[stream_index];
+    if (std::strcmp(demuxer, "mov") == 0 && stream->duration > 0) {
+      double stated = static_cast<double>(stream->duration) * av_q2d(stream->time_base);
+      expected_output = std::min(expected_output, stated * sample_rate);
+    }
+    if (use_first_s) expected_output = std::min(expected_output, *use_first_s * sample_rate);
+    // The resampler's filter delay leaves its output a sample or so off the exact length.
+    const auto exact = static_cast<std::size_t>(std::llround(expected_output));
+    const std::size_t total = handed_out + (pending.size() - head);
+    if (total > exact) pending.resize(pending.size() - std::min(total - exact, pending.size() - head));
+    else pending.resize(pending.size() + (exact - total), 0.0f);
+    decoded_all = true;
+    return false;
   }
-  avcodec_send_packet(codec.get(), nullptr);
-  drain();
-  resampler.flush();
 
-  if (input_seconds <= 0) unreadable("no audio could be decoded");
-  // MP4 states the true length (its edit list); the decoder still emits the padding that
-  // fills the last AAC frame, so cut that off.
-  const AVStream* stream = context->streams[stream_index];
-  if (std::strcmp(demuxer, "mov") == 0 && stream->duration > 0) {
-    double stated = static_cast<double>(stream->duration) * av_q2d(stream->time_base);
-    expected_output = std::min(expected_output, stated * sample_rate);
+  std::size_t read(float* out, std::size_t n) {
+    // Samples are handed out only while more than a decoder frame's worth of padding stays
+    // behind, so the end can still be cut to the exact length.
+    constexpr std::size_t kKeepBack = 8192;
+    while (!decoded_all && pending.size() - head < n + kKeepBack) decode_more();
+    const std::size_t have = std::min(n, pending.size() - head);
+    std::copy_n(pending.data() + head, have, out);
+    head += have;
+    handed_out += have;
+    if (head > 65536 && head * 2 > pending.size()) {
+      pending.erase(pending.begin(), pending.begin() + static_cast<std::ptrdiff_t>(head));
+      head = 0;
+    }
+    return have;
   }
-  if (use_first_s) expected_output = std::min(expected_output, *use_first_s * sample_rate);
-  // The resampler's filter delay leaves its output a sample or so off the exact length.
-  auto exact = static_cast<std::size_t>(std::llround(expected_output));
-  result.samples.resize(exact, 0.0f);
+};
+
+AudioStream::AudioStream(const fs::path& path, int sample_rate, const MediaLimits& limits,
+                         std::optional<double> use_first_s)
+    : impl_(std::make_unique<Impl>(path, sample_rate, limits, use_first_s)) {}
+AudioStream::~AudioStream() = default;
+int AudioStream::sample_rate() const { return impl_->sample_rate; }
+double AudioStream::stated_seconds() const { return impl_->stated_seconds; }
+std::size_t AudioStream::read(float* out, std::size_t n) { return impl_->read(out, n); }
+
+PcmAudio decode_audio(const fs::path& path, int sample_rate, const MediaLimits& limits,
+                      std::optional<double> use_first_s) {
+  AudioStream stream(path, sample_rate, limits, use_first_s);
+  PcmAudio result;
+  result.sample_rate = sample_rate;
+  // Room for the stated length up front: growing the vector as it fills would, for a moment,
+  // hold it twice.
+  result.samples.reserve(static_cast<std::size_t>(stream.stated_seconds() * sample_rate) + (1 << 16));
+  constexpr std::size_t kChunk = 1 << 16;
+  for (;;) {
+    const std::size_t old = result.samples.size();
+    result.samples.resize(old + kChunk);
+    const std::size_t got = stream.read(result.samples.data() + old, kChunk);
+    result.samples.resize(old + got);
+    if (got < kChunk) break;
+  }
   return result;
 }
 

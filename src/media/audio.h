@@ -1,7 +1,9 @@
 // Audio decoding to mono float PCM at a rate the caller picks.
 #pragma once
 
+#include <cstddef>
 #include <filesystem>
+#include <memory>
 #include <optional>
 #include <vector>
 
@@ -26,6 +28,29 @@ struct PcmAudio {
 // returned, and a longer recording is not refused (see probe_audio).
 PcmAudio decode_audio(const std::filesystem::path& path, int sample_rate,
                       const MediaLimits& limits = {}, std::optional<double> use_first_s = std::nullopt);
+
+// The same decoding a chunk at a time, for long tracks that need not be in memory at once
+// (the MP4 writer pulls the output track from it): memory stays flat whatever the length.
+// Checks, limits and errors as decode_audio (the first read may throw what decode_audio
+// throws while decoding); the samples, read to the end, are exactly decode_audio's.
+class AudioStream {
+ public:
+  AudioStream(const std::filesystem::path& path, int sample_rate, const MediaLimits& limits = {},
+              std::optional<double> use_first_s = std::nullopt);
+  ~AudioStream();
+  AudioStream(const AudioStream&) = delete;
+  AudioStream& operator=(const AudioStream&) = delete;
+
+  int sample_rate() const;
+  // The length the container states (checked against the limit), 0 when it states none.
+  double stated_seconds() const;
+  // Up to `n` samples into `out`; fewer only at the end, 0 after it.
+  std::size_t read(float* out, std::size_t n);
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
 
 // Returns `audio` cut or padded with silence to exactly round(duration_s * sample_rate) samples.
 PcmAudio fit_to_duration(PcmAudio audio, double duration_s);

@@ -121,30 +121,17 @@ fs::path temporary_name(const fs::path& output) {
   return output.parent_path() / name;
 }
 
-// The caller's mono PCM at its own rate, handed out at the encoder's rate a chunk at a time
-// and followed by endless silence. Resampling in chunks keeps only a few thousand samples of
-// converted audio in memory, whatever the track's length.
+// The caller's mono PCM at its own rate (in memory, or pulled from an AudioStream), handed
+// out at the encoder's rate a chunk at a time and followed by endless silence. Resampling
+// in chunks keeps only a few thousand samples of converted audio in memory; with a stream
+// the input is never all in memory either, whatever the track's length.
 class AudioFeed {
  public:
   AudioFeed(const PcmAudio& audio, int out_rate) : input_(audio.samples) {
     if (input_.empty()) return;
-    // The AAC encoder refuses a frame holding NaN or infinity; one bad sample from an
-    // upstream filter must not sink the whole video.
-    for (float& x : input_)
-      if (!std::isfinite(x)) x = 0.0f;
-    if (audio.sample_rate < 1000 || audio.sample_rate > 768000)
-      bad_option("The audio sample rate must be between 1000 and 768000 Hz; it is " +
-                     std::to_string(audio.sample_rate) + ".",
-                 "audio");
-    if (audio.sample_rate == out_rate) return;
-    SwrContext* raw = nullptr;
-    AVChannelLayout mono = AV_CHANNEL_LAYOUT_MONO;
-    int err = swr_alloc_set_opts2(&raw, &mono, AV_SAMPLE_FMT_FLT, out_rate, &mono,
-                                  AV_SAMPLE_FMT_FLT, audio.sample_rate, 0, nullptr);
-    resampler_.reset(raw);
-    check(err, "allocating the audio resampler");
-    check(swr_init(resampler_.get()), "initialising the audio resampler");
+    set_up(audio.sample_rate, out_rate);
   }
+  AudioFeed(AudioStream& stream, int out_rate) : stream_(&stream) { set_up(stream.sample_rate(), out_rate); }
 
   // Appends exactly n samples at out_rate to `out`.
   void pull(std::size_t n, float* out) {
@@ -160,18 +147,46 @@ class AudioFeed {
   }
 
  private:
+  void set_up(int in_rate, int out_rate) {
+    if (in_rate < 1000 || in_rate > 768000)
+      bad_option("The audio sample rate must be between 1000 and 768000 Hz; it is " + std::to_string(in_rate) + ".", "audio");
+    if (in_rate == out_rate) return;
+    SwrContext* raw = nullptr;
+    AVChannelLayout mono = AV_CHANNEL_LAYOUT_MONO;
+    int err = swr_alloc_set_opts2(&raw, &mono, AV_SAMPLE_FMT_FLT, out_rate, &mono,
+                                  AV_SAMPLE_FMT_FLT, in_rate, 0, nullptr);
+    resampler_.reset(raw);
+    check(err, "allocating the audio resampler");
+    check(swr_init(resampler_.get()), "initialising the audio resampler");
+  }
+
+  // The next input chunk (empty at the end). The AAC encoder refuses a frame holding NaN or
+  // infinity; one bad sample from an upstream filter must not sink the whole video.
+  std::size_t next_chunk(std::size_t most) {
+    chunk_.resize(most);
+    std::size_t got = 0;
+    if (stream_) {
+      got = stream_->read(chunk_.data(), most);
+    } else {
+      got = std::min(most, input_.size() - pos_);
+      std::copy_n(input_.data() + pos_, got, chunk_.data());
+      pos_ += got;
+    }
+    chunk_.resize(got);
+    for (float& x : chunk_)
+      if (!std::isfinite(x)) x = 0.0f;
+    return got;
+  }
+
   void refill() {
     constexpr std::size_t kChunk = 4096;
+    const std::size_t take = next_chunk(kChunk);
     if (!resampler_) {  // same rate: hand the input through
-      std::size_t take = std::min(kChunk, input_.size() - pos_);
-      pending_.insert(pending_.end(), input_.begin() + static_cast<std::ptrdiff_t>(pos_),
-                      input_.begin() + static_cast<std::ptrdiff_t>(pos_ + take));
-      pos_ += take;
-      if (pos_ == input_.size()) exhausted_ = true;
+      pending_.insert(pending_.end(), chunk_.begin(), chunk_.end());
+      if (take == 0) exhausted_ = true;
       return;
     }
-    std::size_t take = std::min(kChunk, input_.size() - pos_);
-    const uint8_t* in = take ? reinterpret_cast<const uint8_t*>(input_.data() + pos_) : nullptr;
+    const uint8_t* in = take ? reinterpret_cast<const uint8_t*>(chunk_.data()) : nullptr;
     int room = swr_get_out_samples(resampler_.get(), static_cast<int>(take));
     check(room, "sizing the resampled audio");
     std::size_t old = pending_.size();
@@ -182,13 +197,14 @@ class AudioFeed {
                           static_cast<int>(take));
     check(got, "resampling the audio");
     pending_.resize(old + static_cast<std::size_t>(got));
-    pos_ += take;
     if (take == 0 && got == 0) exhausted_ = true;
   }
 
-  std::vector<float> input_;
+  const std::vector<float> input_;  // the caller's PCM (copied: the caller may let it go)
+  AudioStream* stream_ = nullptr;   // or the caller's stream, which outlives the writer
   av::Resampler resampler_;
   std::size_t pos_ = 0;
+  std::vector<float> chunk_;
   std::vector<float> pending_;
   std::size_t head_ = 0;
   bool exhausted_ = false;
@@ -220,7 +236,8 @@ struct Mp4Writer::Impl {
   const AVCodec* x264 = nullptr;  // static descriptions inside libavcodec, never freed
   const AVCodec* aac = nullptr;
 
-  Impl(fs::path output, const Mp4Options& o, const PcmAudio& pcm)
+  template <class Audio>
+  Impl(fs::path output, const Mp4Options& o, Audio& audio)
       : options(o), final_path(std::move(output)) {
     av::route_ffmpeg_log();
     validate(options);
@@ -234,7 +251,7 @@ struct Mp4Writer::Impl {
     check_sample_rate();
     audio_total = static_cast<std::int64_t>(
         std::llround(static_cast<double>(frame_count) * options.audio_sample_rate / options.fps));
-    feed = std::make_unique<AudioFeed>(pcm, options.audio_sample_rate);
+    feed = std::make_unique<AudioFeed>(audio, options.audio_sample_rate);
     packet = av::make_packet();
     if (!packet) throw std::bad_alloc();
 
@@ -473,6 +490,9 @@ struct Mp4Writer::Impl {
 };
 
 Mp4Writer::Mp4Writer(fs::path output_path, const Mp4Options& options, const PcmAudio& audio)
+    : impl_(std::make_unique<Impl>(std::move(output_path), options, audio)) {}
+
+Mp4Writer::Mp4Writer(fs::path output_path, const Mp4Options& options, AudioStream& audio)
     : impl_(std::make_unique<Impl>(std::move(output_path), options, audio)) {}
 
 Mp4Writer::~Mp4Writer() = default;

@@ -36,6 +36,10 @@ class Mp4Writer {
   // padded with silence to exactly the video's duration. Throws Error(invalid_param) on
   // bad options, Error(internal) when the encoder cannot be opened.
   Mp4Writer(std::filesystem::path output_path, const Mp4Options& options, const PcmAudio& audio);
+  // The same, pulling the track from `audio` as it goes (any rate: it is resampled), so a
+  // long track is never all in memory. `audio` must outlive the writer; its read() errors
+  // (a file damaged past its probe) come out of write_frame() or finish().
+  Mp4Writer(std::filesystem::path output_path, const Mp4Options& options, AudioStream& audio);
   ~Mp4Writer();
   Mp4Writer(const Mp4Writer&) = delete;
   Mp4Writer& operator=(const Mp4Writer&) = delete;

@@ -1,6 +1,8 @@
 // The control panel's rules (DESIGN §4): defaults, ranges, unknown keys, presets.
 #include <gtest/gtest.h>
 
+#include <algorithm>
+
 #include "engine/params.h"
 #include "util/error.h"
 
@@ -118,6 +120,31 @@ TEST(Params, RefusesOutOfRangeWithTheField) {
   }
 }
 
+TEST(Params, AspectRatioRefusesAnythingButTheFiveShapes) {
+  for (const json& bad : {json("2:3"), json("9x16"), json("9:16 "), json(""), json(1.78), json(nullptr), json{9, 16}}) {
+    Error e = error_of(json{{"aspect_ratio", bad}});
+    EXPECT_EQ(e.code(), ErrorCode::invalid_param) << bad.dump();
+    EXPECT_EQ(e.field(), "aspect_ratio") << bad.dump();
+    for (const char* allowed : {"1:1", "9:16", "4:5", "16:9", "original"})
+      EXPECT_NE(e.message().find(allowed), std::string::npos) << "the message lists the allowed values: " << e.message();
+  }
+}
+
+TEST(Params, AspectRatioIsRecordedAndRoundTrips) {
+  EXPECT_EQ(GenerationParams{}.aspect_ratio, "1:1");
+  EXPECT_EQ(GenerationParams{}.to_json()["aspect_ratio"], "1:1") << "the resolved params always say it";
+  for (const std::string& shape : aspect_ratio_names()) {
+    const auto p = apply_config({}, json{{"aspect_ratio", shape}});
+    EXPECT_EQ(p.aspect_ratio, shape);
+    EXPECT_EQ(apply_config({}, p.to_json()).aspect_ratio, shape);
+  }
+  // The CLI's --set aspect_ratio=9:16 reads the value as a string (it is not JSON).
+  auto [key, value] = parse_assignment("aspect_ratio=9:16");
+  EXPECT_EQ(apply_config({}, json{{key, value}}).aspect_ratio, "9:16");
+  const auto& names = parameter_names();
+  EXPECT_NE(std::find(names.begin(), names.end(), "aspect_ratio"), names.end());
+}
+
 TEST(Params, UnknownKeyIsInvalidConfig) {
   Error e = error_of(json{{"fsp", 25}});
   EXPECT_EQ(e.code(), ErrorCode::invalid_config);
@@ -146,8 +173,8 @@ TEST(Params, Assignments) {
   EXPECT_THROW(parse_assignment("fps"), Error);
 }
 
-TEST(Presets, TheFourArePresentValidAndDescribed) {
-  for (const char* name : {"natural", "expressive", "news-anchor", "singing"}) {
+TEST(Presets, TheShippedPresetsArePresentValidAndDescribed) {
+  for (const char* name : {"natural", "expressive", "news-anchor", "singing", "presenter_9x16"}) {
     const Preset& preset = find_preset(name);
     EXPECT_FALSE(preset.description.empty()) << name;
     EXPECT_NO_THROW(apply_config({}, preset.config)) << name;
@@ -156,6 +183,9 @@ TEST(Presets, TheFourArePresentValidAndDescribed) {
   EXPECT_EQ(presets().front().name, "natural") << "the defaults come first, in the file's order";
   EXPECT_LT(apply_config({}, find_preset("news-anchor").config).motion_scale, 1.0);
   EXPECT_GT(apply_config({}, find_preset("singing").config).dynamic_scale, 1.0);
+  const auto presenter = apply_config({}, find_preset("presenter_9x16").config);
+  EXPECT_EQ(presenter.aspect_ratio, "9:16") << "a vertical head-and-shoulders clip from one preset";
+  EXPECT_GE(presenter.expand_ratio, 0.4) << "room for the shoulders";
   try {
     find_preset("nope");
     ADD_FAILURE();

@@ -1,10 +1,12 @@
 // ClassicEngine::generate — the whole pipeline of the built-in engine, stage by stage:
 // load (decode picture and sound) → detect (face and 68 landmarks) → analyse (speech
 // features, mouth and motion tracks) → render (warp each frame and stream it to the MP4
-// writer). The parts live next to this file: framing, mouth_track, motion_track, face_mesh,
-// face_warper. Runs on the caller's thread and owns everything it creates; while rendering,
-// one encoder thread of its own (joined before generate() returns or throws) feeds the
-// frames to the MP4 writer, so rendering and encoding overlap.
+// writer). The parts live next to this file: animation (the face that speaks; the tracks,
+// framing and warper that render frame i), mouth_track, motion_track, face_mesh,
+// face_warper, mouth_interior; and engine/framing. Runs on the caller's thread and owns
+// everything it creates; while rendering, one encoder thread of its own (joined before
+// generate() returns or throws) feeds the frames to the MP4 writer, so rendering and
+// encoding overlap.
 #include "engine/classic/classic_engine.h"
 
 #include <chrono>
@@ -15,14 +17,9 @@
 #include <mutex>
 #include <thread>
 #include <vector>
-#include <opencv2/imgproc.hpp>
 
-#include "audio/speech_features.h"
-#include "engine/classic/face_warper.h"
-#include "engine/framing.h"
-#include "engine/classic/motion_track.h"
-#include "engine/classic/mouth_track.h"
-#include "face/landmarks.h"
+#include "engine/classic/animation.h"
+#include "engine/finish/video_finisher.h"
 #include "media/audio.h"
 #include "media/image.h"
 #include "media/mp4_writer.h"
@@ -37,21 +34,6 @@ using Clock = std::chrono::steady_clock;
 double seconds_since(Clock::time_point start) {
   return std::chrono::duration<double>(Clock::now() - start).count();
 }
-
-// Where each frame's audio analysis window sits relative to the frame's own interval.
-// align_mouth: calibrated with `score` so the rendered mouth opening peaks with the
-// loudness (the mouth track's one-frame anticipation and its attack/release smoothing
-// cancel out, so no extra shift is needed). Without align_mouth the engine behaves like a
-// naive pipeline whose analysis windows are centred 40 ms late: the mouth moves 40 ms before
-// the sound (one frame at 25 fps).
-double mouth_analysis_offset_s(bool align_mouth) { return align_mouth ? 0.0 : 0.040; }
-
-// x264 settings, measured on the 512 px benchmark clip (docs/engine.md): veryfast with
-// subme 1 (quarter-pel search at its cheapest) takes about two thirds of plain veryfast's
-// encoding CPU for a file ~6 % larger at the same crf; superfast is no faster once its
-// mb-tree is turned back on, and without mb-tree its files are twice as large.
-constexpr const char* kX264Preset = "veryfast";
-constexpr const char* kX264Params = "subme=1";
 
 // Rendered frames waiting for the encoder, at most: enough to ride out an uneven frame on
 // either side, few enough that memory does not grow with the output size (3 × 3 MB at 1024).
@@ -162,7 +144,9 @@ EngineResult ClassicEngine::generate(const JobInput& job, const ProgressCallback
   const cv::Mat picture = media::decode_image(job.image, job.limits);
   // With a `duration`, only that much of the recording is decoded: a longer one is fine.
   media::PcmAudio analysis_audio = media::decode_audio(job.audio, 16000, job.limits, params.duration_s);
-  const media::PcmAudio output_audio = media::decode_audio(job.audio, 48000, job.limits, params.duration_s);
+  // The output track is pulled by the MP4 writer as it goes, never all in memory: peak memory
+  // does not grow with the clip's length (a 300 s track at 48 kHz would be 58 MB of floats).
+  media::AudioStream output_audio(job.audio, 48000, job.limits, params.duration_s);
   const double duration = params.duration_s.value_or(analysis_audio.duration_s());
   if (duration <= 0)
     throw Error(ErrorCode::unreadable_media, "The audio holds no sound samples. Upload a recording with speech in it.", "audio");
@@ -175,29 +159,7 @@ EngineResult ClassicEngine::generate(const JobInput& job, const ProgressCallback
   // detect
   stage_start = Clock::now();
   report("detect", 0.04);
-  face::Landmarks landmarks;
-  cv::Rect face_box;
-  auto& landmarker = face::FaceLandmarker::shared();
-  if (params.face_box) {
-    const auto [x, y, w, h] = *params.face_box;
-    face_box = cv::Rect(x, y, w, h);
-    if ((face_box & cv::Rect(0, 0, picture.cols, picture.rows)).area() < face_box.area() / 2 || w < 8 || h < 8)
-      throw Error(ErrorCode::invalid_param,
-                  "face_box must lie inside the image (" + std::to_string(picture.cols) + "x" +
-                      std::to_string(picture.rows) + " pixels) and be at least 8 pixels wide and high.",
-                  "face_box");
-    landmarks = landmarker.landmarks_in(picture, face_box);
-  } else {
-    const auto found = landmarker.detect(picture);
-    if (!found)
-      throw Error(ErrorCode::no_face,
-                  "No face was found in the image. Use a clear, well-lit frontal photo, or pass "
-                  "face_box [x,y,w,h] to mark the face.",
-                  "image");
-    landmarks = found->points;
-    // The detector's box is tight (brows to chin); make sure every landmark is inside.
-    face_box = found->box | cv::boundingRect(std::vector<cv::Point2f>(landmarks.begin(), landmarks.end()));
-  }
+  const JobFace face = face_for_job(picture, job.image, params);
   cancel.throw_if_canceled();
   result.stage_seconds["detect"] = seconds_since(stage_start);
   report("detect", 0.08);
@@ -205,36 +167,18 @@ EngineResult ClassicEngine::generate(const JobInput& job, const ProgressCallback
   // analyse
   stage_start = Clock::now();
   report("analyse", 0.08);
+  Animation animation(picture, face, params, job.limits, analysis_audio, duration);
+  analysis_audio = {};  // analysed: its memory is not needed while rendering
+  const Framing& framing = animation.framing();
   const int fps = params.fps;
-  const int frame_count = static_cast<int>(std::lround(duration * fps));
-  const auto mouth_features = audio::speech_features_per_frame(
-      analysis_audio.samples, analysis_audio.sample_rate, fps, frame_count, mouth_analysis_offset_s(params.align_mouth));
-  const auto motion_features = params.align_mouth
-                                   ? mouth_features
-                                   : audio::speech_features_per_frame(analysis_audio.samples, analysis_audio.sample_rate,
-                                                                      fps, frame_count, 0.0);
-  const auto mouth = mouth_track(mouth_features, {.fps = static_cast<double>(fps),
-                                                  .dynamic_scale = params.dynamic_scale,
-                                                  .smooth = params.smooth_motion});
-  const auto motion = motion_track(motion_features, {.fps = static_cast<double>(fps),
-                                                     .motion_scale = params.motion_scale,
-                                                     .smooth = params.smooth_motion,
-                                                     .seed = static_cast<std::uint64_t>(params.seed)});
-  const Framing framing = plan_framing(picture.size(), face_box, params.expand_ratio, params.min_resolution, params.full_frame);
-  FaceWarper warper(framed_picture(picture, framing), to_output(landmarks, framing), framing.warp_region);
   cancel.throw_if_canceled();
   result.stage_seconds["analyse"] = seconds_since(stage_start);
   report("analyse", 0.12);
 
   // render (+ encode on its own thread, timed separately)
   stage_start = Clock::now();
-  media::Mp4Options options;
-  options.width = framing.output_size.width;
-  options.height = framing.output_size.height;
-  options.fps = fps;
-  options.duration_s = duration;
-  options.preset = kX264Preset;
-  options.x264_params = kX264Params;
+  // The same encoder settings as every engine's finished video (engine/finish).
+  media::Mp4Options options = finish::video_options(framing.output_size, fps, duration);
   // Declared before the encoder thread so it outlives it; destroyed without finish() (error,
   // cancellation) it removes the partial file.
   media::Mp4Writer writer(job.output, options, output_audio);
@@ -267,8 +211,7 @@ EngineResult ClassicEngine::generate(const JobInput& job, const ProgressCallback
       cv::Mat* frame = queue.next_free();
       if (!frame) break;  // the encoder failed; its error is rethrown below
       const auto render_start = Clock::now();
-      const size_t k = static_cast<size_t>(std::min(i, frame_count - 1));
-      warper.render(frame_count > 0 ? mouth[k] : MouthControls{}, frame_count > 0 ? motion[k] : MotionFrame{}, *frame);
+      animation.render(i, *frame);
       render_seconds += seconds_since(render_start);
       queue.push_filled(frame);
       report("render", 0.12 + 0.87 * (i + 1) / std::max(1, frames));
@@ -292,8 +235,7 @@ EngineResult ClassicEngine::generate(const JobInput& job, const ProgressCallback
   result.fps = fps;
   result.duration_s = duration;
   result.ignored = parameters().ignored;
-  if (params.full_frame)
-    result.ignored.push_back({"min_resolution", "full_frame keeps the original picture size"});
+  result.ignored.insert(result.ignored.end(), framing.notes.begin(), framing.notes.end());
   log::info("classic engine finished", {{"frames", frames}, {"width", options.width}, {"height", options.height},
                                          {"render_s", result.stage_seconds["render"]}, {"encode_s", encode_seconds}});
   return result;

@@ -1,4 +1,4 @@
-// Piecewise-affine warp + mouth interior (see face_warper.h).
+// Piecewise-affine warp and closed lids (see face_warper.h); the mouth interior is mouth_interior.cpp.
 #include "engine/classic/face_warper.h"
 
 #include <algorithm>
@@ -6,18 +6,15 @@
 #include <cmath>
 #include <cstdint>
 #include <cstring>
-#include <numbers>
 #include <opencv2/imgproc.hpp>
 #if defined(__SSE2__)
 #include <emmintrin.h>
 #endif
 
+#include "engine/classic/pixel_ops.h"
+
 namespace sonic::engine::classic {
 namespace {
-
-double mean_inner_gap(const std::vector<cv::Point2f>& p) {
-  return (cv::norm(p[67] - p[61]) + cv::norm(p[66] - p[62]) + cv::norm(p[65] - p[63])) / 3.0;
-}
 
 // Sub-pixel precision of the warp: source positions are rounded to 1/32 pixel, as cv::remap's
 // fixed-point maps do (INTER_BITS = 5).
@@ -26,14 +23,7 @@ constexpr int kSteps = 1 << kStepBits;
 constexpr int kWeightBits = 2 * kStepBits;  // the four bilinear weights sum to kSteps²
 constexpr int kHalfWeight = 1 << (kWeightBits - 1);
 
-double smoothstep01(double x) {
-  x = std::clamp(x, 0.0, 1.0);
-  return x * x * (3 - 2 * x);
-}
-
-double luminance(const cv::Vec3d& bgr) { return 0.114 * bgr[0] + 0.587 * bgr[1] + 0.299 * bgr[2]; }
-
-// y of a lip polyline (points in increasing x) at column x; flat beyond its ends.
+// y of a lid polyline (points in increasing x) at column x; flat beyond its ends.
 double polyline_y(const std::array<cv::Point2f, 5>& line, double x) {
   if (x <= line.front().x) return line.front().y;
   for (size_t k = 0; k + 1 < line.size(); ++k)
@@ -42,17 +32,6 @@ double polyline_y(const std::array<cv::Point2f, 5>& line, double x) {
       return line[k].y + t * (line[k + 1].y - line[k].y);
     }
   return line.back().y;
-}
-
-// The upper (60-61-62-63-64) and lower (60-67-66-65-64) inner lip lines.
-std::array<cv::Point2f, 5> upper_inner(const std::vector<cv::Point2f>& p) { return {p[60], p[61], p[62], p[63], p[64]}; }
-std::array<cv::Point2f, 5> lower_inner(const std::vector<cv::Point2f>& p) { return {p[60], p[67], p[66], p[65], p[64]}; }
-
-// Mixes `colour` into `pixel` by `alpha` (0 = keep the pixel).
-void blend_into(cv::Vec3b& pixel, const cv::Vec3d& colour, double alpha) {
-  const cv::Vec3d mixed = cv::Vec3d(pixel[0], pixel[1], pixel[2]) * (1.0 - alpha) + colour * alpha;
-  pixel = cv::Vec3b(cv::saturate_cast<uchar>(mixed[0]), cv::saturate_cast<uchar>(mixed[1]),
-                    cv::saturate_cast<uchar>(mixed[2]));
 }
 
 // An anti-aliased coverage mask of a polygon given in 1/16 pixels, in a box around it
@@ -73,45 +52,10 @@ PolygonMask polygon_mask(std::vector<cv::Point> outline16, const cv::Rect& regio
   return out;
 }
 
-// Bilinear sample of an 8-bit BGR image, clamped at its border.
-cv::Vec3d sample_bgr(const cv::Mat& image, double x, double y) {
-  x = std::clamp(x, 0.0, image.cols - 1.0);
-  y = std::clamp(y, 0.0, image.rows - 1.0);
-  const int x0 = static_cast<int>(x), y0 = static_cast<int>(y);
-  const int x1 = std::min(x0 + 1, image.cols - 1), y1 = std::min(y0 + 1, image.rows - 1);
-  const double fx = x - x0, fy = y - y0;
-  const auto at = [&](int yy, int xx) {
-    const cv::Vec3b& c = image.at<cv::Vec3b>(yy, xx);
-    return cv::Vec3d(c[0], c[1], c[2]);
-  };
-  return (at(y0, x0) * (1 - fx) + at(y0, x1) * fx) * (1 - fy) + (at(y1, x0) * (1 - fx) + at(y1, x1) * fx) * fy;
-}
-
 }  // namespace
 
 FaceWarper::FaceWarper(cv::Mat still, const face::Landmarks& landmarks, const cv::Rect& region)
-    : still_(std::move(still)), mesh_(landmarks, region) {
-  // Lip colour: the ring between the outer and the inner lip contour.
-  std::vector<cv::Point> outer, inner;
-  for (int i = 48; i <= 59; ++i) outer.emplace_back(cvRound(landmarks[static_cast<size_t>(i)].x), cvRound(landmarks[static_cast<size_t>(i)].y));
-  for (int i = 60; i <= 67; ++i) inner.emplace_back(cvRound(landmarks[static_cast<size_t>(i)].x), cvRound(landmarks[static_cast<size_t>(i)].y));
-  cv::Mat mask = cv::Mat::zeros(still_.size(), CV_8U);
-  cv::fillPoly(mask, std::vector<std::vector<cv::Point>>{outer}, cv::Scalar(255));
-  cv::fillPoly(mask, std::vector<std::vector<cv::Point>>{inner}, cv::Scalar(0));
-  const cv::Scalar lips = cv::countNonZero(mask) > 0 ? cv::mean(still_, mask) : cv::Scalar(90, 90, 160);
-  lip_colour_ = cv::Vec3d(lips[0], lips[1], lips[2]);
-  rest_mouth_gap_ = mean_inner_gap(mesh_.rest_points());
-
-  // Teeth in the photo: the lips are parted by a few pixels and what is between them is
-  // clearly lighter than the lips. Then the opened mouth shows those teeth (see
-  // paint_mouth_interior) instead of drawn ones.
-  cv::Mat opening = cv::Mat::zeros(still_.size(), CV_8U);
-  cv::fillPoly(opening, std::vector<std::vector<cv::Point>>{inner}, cv::Scalar(255));
-  if (cv::countNonZero(opening) >= 12 && rest_mouth_gap_ >= std::max(2.0, 0.025 * mesh_.interocular())) {
-    const cv::Scalar between = cv::mean(still_, opening);
-    photo_teeth_ = luminance(cv::Vec3d(between[0], between[1], between[2])) > luminance(lip_colour_) + 25;
-  }
-}
+    : still_(std::move(still)), mesh_(landmarks, region), mouth_(still_, landmarks, mesh_.interocular(), region) {}
 
 void FaceWarper::warp_triangles(const std::vector<cv::Point2f>& moved, cv::Mat& out) const {
   const cv::Rect& region = mesh_.region();
@@ -221,7 +165,7 @@ void FaceWarper::render(const MouthControls& mouth, const MotionFrame& motion, c
   for (size_t i = 0; i < rest.size() && !moved_any; ++i) moved_any = cv::norm(last_points_[i] - rest[i]) >= 1e-3;
   if (!moved_any) return;
   warp_triangles(last_points_, out);
-  paint_mouth_interior(last_points_, out);
+  mouth_.paint(last_points_, out);
   if (motion.blink > 0.5) paint_closed_lids(last_points_, motion.blink, out);
 }
 
@@ -254,111 +198,6 @@ void FaceWarper::paint_closed_lids(const std::vector<cv::Point2f>& moved, double
         const cv::Vec3d skin = sample_bgr(out, px, polyline_y(lid, px) - lift);
         blend_into(row[x + box.x], skin, alpha);
       }
-    }
-  }
-}
-
-void FaceWarper::paint_mouth_interior(const std::vector<cv::Point2f>& moved, cv::Mat& out) const {
-  const double d = mesh_.interocular();
-  const double extra = (mean_inner_gap(moved) - rest_mouth_gap_) / d;
-  // With the photo's teeth the interior at the photo's own opening is the photo itself, so
-  // it can take over at once; drawn teeth fade in over the first 5 % of the eye distance.
-  const double strength = smoothstep01(extra / (photo_teeth_ ? 0.01 : 0.05));
-  if (strength <= 0.01) return;
-
-  // The opening's outline: a Catmull-Rom curve through the inner-lip points, so the
-  // opening is round, not an octagon.
-  std::vector<cv::Point2f> ring;
-  for (int i = 60; i <= 67; ++i) ring.push_back(moved[static_cast<size_t>(i)]);
-  std::vector<cv::Point> outline;
-  constexpr int kSteps = 6;
-  for (size_t k = 0; k < ring.size(); ++k) {
-    const cv::Point2f p0 = ring[(k + ring.size() - 1) % ring.size()], p1 = ring[k], p2 = ring[(k + 1) % ring.size()],
-                      p3 = ring[(k + 2) % ring.size()];
-    for (int s = 0; s < kSteps; ++s) {
-      const float t = static_cast<float>(s) / kSteps, t2 = t * t, t3 = t2 * t;
-      const cv::Point2f p = 0.5f * ((2 * p1) + (-p0 + p2) * t + (2 * p0 - 5 * p1 + 4 * p2 - p3) * t2 + (-p0 + 3 * p1 - 3 * p2 + p3) * t3);
-      outline.emplace_back(cvRound(p.x * 16), cvRound(p.y * 16));  // 4 bits of sub-pixel precision
-    }
-  }
-  auto [box, mask] = polygon_mask(std::move(outline), mesh_.region(), 2, 2);
-  if (mask.empty()) return;
-  cv::GaussianBlur(mask, mask, cv::Size(3, 3), 0.8);
-
-  // Edges of the opening at column x: the inner lips, now and in the photo.
-  const auto upper = upper_inner(moved), lower = lower_inner(moved);
-  const auto upper_y = [&](double x) { return polyline_y(upper, x); };
-  const auto& rest = mesh_.rest_points();
-  const auto rest_upper = upper_inner(rest), rest_lower = lower_inner(rest);
-  // Column x of the opening now -> the same fraction of the way between the corners in the photo.
-  const double span_now = std::max(1.0, static_cast<double>(moved[64].x - moved[60].x));
-  const double span_rest = static_cast<double>(rest[64].x - rest[60].x);
-
-  const cv::Point2f centre = (moved[62] + moved[66]) * 0.5f;
-  const double half_width = std::max(1.0, 0.5 * cv::norm(moved[64] - moved[60]));
-  const double half_height = std::max(1.0, 0.5 * cv::norm(moved[66] - moved[62]));
-  const double teeth_height = std::min(0.09 * d, 0.55 * 2 * half_height);
-  const cv::Vec3d teeth_colour(196, 204, 214);
-  const cv::Vec3d cavity_colour = lip_colour_ * 0.42;
-  const cv::Vec3d tongue_colour = lip_colour_ * 0.72;
-  for (int y = 0; y < box.height; ++y) {
-    const uchar* m = mask.ptr<uchar>(y);
-    auto* row = out.ptr<cv::Vec3b>(y + box.y);
-    for (int x = 0; x < box.width; ++x) {
-      const double alpha = m[x] / 255.0 * strength;
-      if (alpha <= 0) continue;
-      const double px = x + box.x, py = y + box.y;
-      auto& pixel = row[x + box.x];
-      const cv::Vec3d warped(pixel[0], pixel[1], pixel[2]);
-      const double u = (px - centre.x) / half_width, v = (py - centre.y) / half_height;
-      // Cavity: darker towards the centre-back, lighter near the lips.
-      const double radius = std::min(1.0, std::sqrt(u * u + v * v));
-      cv::Vec3d colour = cavity_colour * (0.45 + 0.55 * radius * radius);
-      // Tongue: a soft lighter mound rising from the lower lip.
-      const double tongue = smoothstep01((v - 0.25 - 0.35 * u * u) / 0.5);
-      colour = colour * (1 - 0.7 * tongue) + tongue_colour * (0.7 * tongue) * (0.6 + 0.4 * v);
-      const double below_lip = py - upper_y(px);
-      if (photo_teeth_) {
-        // The photo's teeth: its upper 60 % of the opening hangs from the upper lip, the
-        // lower 40 % rides on the lower lip (the jaw), and the cavity shows between them.
-        // Each pixel is read from the photo at the same depth below its lip, at the same
-        // fraction of the mouth's width, with a soft shadow where teeth meet the cavity.
-        const double sx = rest[60].x + (px - moved[60].x) * span_rest / span_now;
-        const double top = polyline_y(rest_upper, sx), bottom = polyline_y(rest_lower, sx);
-        const double depth = std::max(0.0, bottom - top);
-        const double above_lip = polyline_y(lower, px) - py;
-        // Towards the corners the lower teeth hide behind the lip and the cheeks shade
-        // everything (the dark "buccal corridor").
-        const double side = std::min(1.0, u * u);
-        const double upper_share = 0.6 * depth, lower_share = 0.35 * depth * (1.0 - 0.8 * side);
-        const double up = upper_share - std::max(0.0, below_lip), down = lower_share - std::max(0.0, above_lip);
-        if (up > 0 || down > 0) {
-          const bool from_upper = up > 0 && (down <= 0 || up / std::max(1e-6, upper_share) >= down / std::max(1e-6, lower_share));
-          const double edge = from_upper ? up : down;
-          const cv::Vec3d teeth = from_upper ? sample_bgr(still_, sx, top + std::max(0.0, below_lip))
-                                             : sample_bgr(still_, sx, bottom - std::max(0.0, above_lip)) * 0.85;
-          const double weight = smoothstep01(edge / 1.2);
-          const double shade = (0.78 + 0.22 * smoothstep01(edge / 3.0)) * (1.0 - 0.3 * side * side);
-          colour = teeth * (shade * weight) + colour * (1.0 - weight);
-        }
-        blend_into(pixel, colour, alpha);
-        continue;
-      }
-      // Drawn upper teeth (the photo shows none): a light band under the upper lip, shorter
-      // at the corners, shaded in the lip's shadow and mixed with the warped pixels so it is
-      // never flat.
-      const double band = teeth_height * (1.0 - 0.45 * std::min(1.0, u * u));
-      const double in_teeth = smoothstep01((band - below_lip) / 1.5 + 0.5);
-      if (in_teeth > 0) {
-        const double shade = (1.0 - 0.45 * std::min(1.0, u * u)) * (0.7 + 0.3 * smoothstep01(below_lip / 2.0)) *
-                             (0.85 + 0.15 * (1.0 - std::clamp(below_lip / std::max(1.0, band), 0.0, 1.0)));
-        // Faint gaps between the incisors.
-        const double phase = std::abs(std::sin(std::numbers::pi * (px - centre.x) / (0.11 * d) + std::numbers::pi / 2));
-        const double gap = 1.0 - 0.12 * smoothstep01((0.25 - phase) / 0.25);
-        const cv::Vec3d teeth = teeth_colour * (0.8 * shade * gap) + warped * 0.2;
-        colour = teeth * in_teeth + colour * (1.0 - in_teeth);
-      }
-      blend_into(pixel, colour, alpha);
     }
   }
 }

@@ -5,11 +5,10 @@
 // and is resampled bilinearly right there, in the same pass: no map tables are written and
 // read back (the result equals cv::remap's fixed-point INTER_LINEAR with BORDER_REPLICATE,
 // bit for bit, at about two thirds of its cost with the tables). Pixels outside the region are
-// the still's own (full_frame: no seam). Where the lips part further than in the photo, a mouth
-// interior is painted inside the inner-lip contour: a dark cavity shaded darker towards the
-// centre-back and teeth — the photo's own when it shows teeth between parted lips (the upper
-// ones hang from the upper lip, the lower ones ride on the jaw), else a drawn band of upper
-// teeth; the lips themselves are warped pixels of the photo, so they keep their colour and
+// the still's own (full_frame: no seam). Where the lips part further than in the photo, the
+// mouth's interior is painted between them (mouth_interior.h: smooth lip curves, a shaded
+// cavity, teeth — the photo's own or drawn in its whites — and, wide open, lower teeth and
+// tongue); the lips themselves are warped pixels of the photo, so they keep their colour and
 // texture.
 //
 // Owned by the engine thread; not thread-safe (it reuses its buffers between frames).
@@ -19,6 +18,7 @@
 #include <vector>
 
 #include "engine/classic/face_mesh.h"
+#include "engine/classic/mouth_interior.h"
 
 namespace sonic::engine::classic {
 
@@ -32,21 +32,19 @@ class FaceWarper {
 
   const FaceMesh& mesh() const { return mesh_; }
   // Whether the opened mouth shows the photo's own teeth (else drawn ones).
-  bool uses_photo_teeth() const { return photo_teeth_; }
+  bool uses_photo_teeth() const { return mouth_.uses_photo_teeth(); }
+  const MouthInterior& mouth_interior() const { return mouth_; }
   // The points used by the last render() (landmarks first).
   const std::vector<cv::Point2f>& last_points() const { return last_points_; }
 
  private:
   void warp_triangles(const std::vector<cv::Point2f>& moved, cv::Mat& out) const;
-  void paint_mouth_interior(const std::vector<cv::Point2f>& moved, cv::Mat& out) const;
   void paint_closed_lids(const std::vector<cv::Point2f>& moved, double blink, cv::Mat& out) const;
 
   cv::Mat still_;
   FaceMesh mesh_;
   std::vector<cv::Point2f> last_points_;
-  cv::Vec3d lip_colour_;  // mean BGR of the lips in the photo
-  double rest_mouth_gap_ = 0;
-  bool photo_teeth_ = false;  // the photo shows teeth between parted lips: reuse them
+  MouthInterior mouth_;  // reads still_ (declared before it)
 };
 
 }  // namespace sonic::engine::classic

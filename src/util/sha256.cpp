@@ -1,5 +1,5 @@
 // SHA-256 over OpenSSL's EVP interface (see sha256.h).
-#include "jobs/sha256.h"
+#include "util/sha256.h"
 
 #include <openssl/evp.h>
 
@@ -8,7 +8,7 @@
 
 #include "util/error.h"
 
-namespace sonic::jobs {
+namespace sonic {
 
 struct Sha256::Context {
   EVP_MD_CTX* ctx = EVP_MD_CTX_new();
@@ -57,4 +57,4 @@ std::string sha256_file_hex(const std::filesystem::path& path) {
   return h.hex();
 }
 
-}  // namespace sonic::jobs
+}  // namespace sonic
