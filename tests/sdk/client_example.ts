@@ -1,7 +1,8 @@
 // What an app does with a client generated from sonic-server's OpenAPI document
-// (openapi-typescript types + openapi-fetch): serve its inputs at URLs, submit a job by URL
-// with an Idempotency-Key and a webhook_url, wait for the signed webhook, verify it with
-// node:crypto (Standard Webhooks), and check the job and its delivery log. Type-checked
+// (openapi-typescript types + openapi-fetch): serve its inputs at URLs, check the face by
+// URL (POST /api/faces), submit a job by URL with an Idempotency-Key and a webhook_url,
+// wait for the signed webhook, verify it with node:crypto (Standard Webhooks), and check
+// the job and its delivery log. Type-checked
 // and then run against the real server by tests/sdk/run.sh.
 //
 //   node dist/client_example.js <server base URL> <whsec_ secret> <image file> <audio file>
@@ -14,6 +15,7 @@ import createClient from "openapi-fetch";
 import type { components, paths } from "./api.js";
 
 type WebhookEvent = components["schemas"]["WebhookEvent"];
+type FaceCheck = components["schemas"]["FaceCheck"];
 
 // The Standard Webhooks check: HMAC-SHA256 of "id.timestamp.body" with the decoded secret.
 export function verifyWebhook(secret: string, headers: IncomingHttpHeaders, body: string): boolean {
@@ -60,6 +62,14 @@ async function main(): Promise<void> {
   const here = `http://127.0.0.1:${(receiver.address() as AddressInfo).port}`;
 
   const client = createClient<paths>({ baseUrl });
+  // The face check first: is there a usable face, and which one speaks?
+  const faces = await client.POST("/api/faces", { body: { image_url: `${here}/portrait.png` } });
+  const check: FaceCheck | undefined = faces.data;
+  if (!check || check.faces.length !== 1 || check.speaker !== 0 || !check.usable)
+    throw new Error(`face check: ${JSON.stringify(faces.data ?? faces.error)}`);
+  const square = check.faces[0]?.crops["1:1"];
+  if (!square || square.output_width !== square.output_height) throw new Error(`1:1 crop: ${JSON.stringify(square)}`);
+
   const key = randomUUID();
   const request = {
     params: { header: { "Idempotency-Key": `"${key}"`, Prefer: "respond-async" } },
