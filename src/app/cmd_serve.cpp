@@ -28,7 +28,9 @@
 #include "app/commands.h"
 #include "engine/external/engine_declaration.h"
 #include "http/http_server.h"
+#include "http/outbound/webhook_transport.h"
 #include "jobs/job_service.h"
+#include "jobs/webhook_signature.h"
 #include "util/error.h"
 #include "util/key_file.h"
 #include "util/log.h"
@@ -97,6 +99,16 @@ struct ServeOptions {
   double lease_s = 30;
   int max_deliveries = 3;
   double worker_url_ttl_h = 24;
+  // Inputs by URL and webhooks (issue 15, docs/api.md).
+  std::string url_allow;
+  bool url_allow_http = false;
+  double fetch_timeout_s = 60;
+  double fetch_read_timeout_s = 10;
+  std::string fetch_ca_file;
+  std::string webhook_secret_file;
+  double webhook_retry_period_s = 24 * 3600;
+  double webhook_first_retry_s = 5;
+  double webhook_timeout_s = 15;
   std::set<std::string> from_config_file;  // settings the config file gave (flag names)
   // External engines (docs/engine-protocol.md): flags, then the config file's list.
   std::vector<std::string> external_engines;
@@ -151,6 +163,11 @@ void apply_config_file(CLI::App& cmd, ServeOptions& o) {
       {"min-upload-kb-s", num(o.min_upload_kb_s)}, {"write-timeout-s", num(o.write_timeout_s)},
       {"redis", num(o.redis)}, {"redis-prefix", num(o.redis_prefix)}, {"lease-s", num(o.lease_s)},
       {"max-deliveries", num(o.max_deliveries)}, {"worker-url-ttl-h", num(o.worker_url_ttl_h)},
+      {"url-allow", num(o.url_allow)}, {"url-allow-http", num(o.url_allow_http)},
+      {"fetch-timeout-s", num(o.fetch_timeout_s)}, {"fetch-read-timeout-s", num(o.fetch_read_timeout_s)},
+      {"fetch-ca-file", num(o.fetch_ca_file)}, {"webhook-secret-file", num(o.webhook_secret_file)},
+      {"webhook-retry-period-s", num(o.webhook_retry_period_s)},
+      {"webhook-first-retry-s", num(o.webhook_first_retry_s)}, {"webhook-timeout-s", num(o.webhook_timeout_s)},
       {"external-engine", num(o.external_engines)},
       {"external-engines", Setter([&o](const nlohmann::json& v) { o.external_engines_json = v; })},
       {"max-job-megapixel-frames", num(o.max_job_megapixel_frames)}, {"job-timeout-s", num(o.job_timeout_s)},
@@ -312,6 +329,27 @@ int run_serve(CLI::App& cmd, ServeOptions o) {
     hc.min_body_kb_per_s = std::max(0.0, o.min_upload_kb_s);
     hc.write_timeout = std::chrono::seconds(std::max(1, o.write_timeout_s));
 
+    // The SSRF-safe outbound client, for inputs by URL and webhook deliveries.
+    http::OutboundSettings os;
+    os.allow = http::parse_networks(o.url_allow, "url-allow");
+    os.allow_http = o.url_allow_http;
+    auto ms = [](double s) { return std::chrono::milliseconds(static_cast<std::int64_t>(std::max(0.001, s) * 1000)); };
+    os.fetch_timeout = ms(o.fetch_timeout_s);
+    os.read_timeout = ms(o.fetch_read_timeout_s);
+    os.post_timeout = ms(o.webhook_timeout_s);
+    os.ca_file = o.fetch_ca_file;
+    os.user_agent = std::string("sonic-server/") + SONIC_VERSION;
+    auto outbound = std::make_shared<const http::OutboundClient>(os);
+    hc.outbound = outbound;
+    std::filesystem::create_directories(o.data_dir);
+    const char* secret = std::getenv("SONIC_WEBHOOK_SECRET");
+    sc.webhooks.secret = secret && o.webhook_secret_file.empty() ? std::string(secret)
+                                                                 : jobs::load_webhook_secret(o.data_dir, o.webhook_secret_file);
+    sc.webhooks.transport = std::make_shared<http::OutboundWebhookTransport>(outbound, auth);
+    sc.webhooks.retry_period = std::chrono::seconds(static_cast<std::int64_t>(std::max(1.0, o.webhook_retry_period_s)));
+    sc.webhooks.first_retry = ms(o.webhook_first_retry_s);
+    sc.webhooks.user_agent = os.user_agent;
+
     // External engines start loading their models now, while the rest comes up; the same
     // declarations work for `worker` and `generate`.
     std::vector<engine::external::EngineDeclaration> declarations =
@@ -453,6 +491,24 @@ void add_serve_command(CLI::App& app) {
       "Average upload rate (KiB/s) required after the first 10 s; 0 = none");
   opt("--write-timeout-s", o->write_timeout_s, "SONIC_WRITE_TIMEOUT_S",
       "Seconds without progress writing a response before the connection is closed");
+  opt("--url-allow", o->url_allow, "SONIC_URL_ALLOW",
+      "Networks (IPs/CIDRs, comma-separated) that image_url, audio_url and webhook_url may reach although private, "
+      "loopback or link-local");
+  cmd->add_flag("--url-allow-http", o->url_allow_http, "Let input and webhook URLs be http:// as well as https://")
+      ->envname("SONIC_URL_ALLOW_HTTP");
+  opt("--fetch-timeout-s", o->fetch_timeout_s, "SONIC_FETCH_TIMEOUT_S", "Longest fetch of one input URL, redirects included");
+  opt("--fetch-read-timeout-s", o->fetch_read_timeout_s, "SONIC_FETCH_READ_TIMEOUT_S",
+      "Seconds without a byte from an input URL's server before the fetch fails");
+  opt("--fetch-ca-file", o->fetch_ca_file, "SONIC_FETCH_CA_FILE",
+      "PEM CA certificates trusted for https input and webhook URLs besides the system's");
+  opt("--webhook-secret-file", o->webhook_secret_file, "SONIC_WEBHOOK_SECRET_FILE",
+      "The whsec_ secret webhooks are signed with (or the secret in SONIC_WEBHOOK_SECRET); "
+      "default: made once in <data-dir>/webhook-secret");
+  opt("--webhook-retry-period-s", o->webhook_retry_period_s, "SONIC_WEBHOOK_RETRY_PERIOD_S",
+      "How long a webhook delivery is retried");
+  opt("--webhook-first-retry-s", o->webhook_first_retry_s, "SONIC_WEBHOOK_FIRST_RETRY_S",
+      "Wait before a webhook's second attempt; it doubles for each further one (up to an hour)");
+  opt("--webhook-timeout-s", o->webhook_timeout_s, "SONIC_WEBHOOK_TIMEOUT_S", "Longest webhook attempt");
   cmd->add_flag("--no-cache", o->no_cache, "Disable the result cache and in-flight dedup")->envname("SONIC_NO_CACHE");
   opt("--redis", o->redis, "SONIC_REDIS_URL",
       "redis://[user:password@]host:port/db: send jobs to `sonic-server worker` processes (docs/scaling.md); "

@@ -78,7 +78,7 @@ const std::vector<std::string>& parameter_names() {
   static const std::vector<std::string> names = {
       "duration",      "min_resolution", "expand_ratio", "inference_steps", "dynamic_scale",
       "motion_scale",  "align_mouth",    "smooth_motion", "fps",            "seed",
-      "full_frame",    "face_box",       "engine",       "aspect_ratio"};
+      "full_frame",    "face_box",       "engine",       "aspect_ratio", "face_index"};
   return names;
 }
 
@@ -103,6 +103,7 @@ json GenerationParams::to_json() const {
       {"face_box", face_box ? json(*face_box) : json(nullptr)},
       {"engine", engine},
       {"aspect_ratio", aspect_ratio},
+      {"face_index", face_index},
   };
   return out;
 }
@@ -157,6 +158,8 @@ GenerationParams apply_config(GenerationParams params, const json& config, doubl
         throw bad_param(key, fmt::format("'aspect_ratio' must be one of {} (\"1:1\" is the default); got {}.",
                                          fmt::join(names, ", "), value.dump()));
       params.aspect_ratio = value.get<std::string>();
+    } else if (key == "face_index") {
+      params.face_index = static_cast<int>(integer_in(key, value, 0, 99));
     } else {
       throw Error(ErrorCode::invalid_config,
                   fmt::format("Unknown parameter '{}'. Known parameters: {}.", key,

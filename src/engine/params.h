@@ -27,6 +27,7 @@ struct GenerationParams {
   std::optional<std::array<int, 4>> face_box;  // x, y, w, h in image pixels
   std::string engine;                          // empty = server default
   std::string aspect_ratio = "1:1";            // one of aspect_ratio_names() (engine/framing.h)
+  int face_index = 0;                          // which face speaks: 0 = the largest (POST /api/faces lists them)
 
   // The JSON a job records and the API returns (duration under its API name "duration").
   nlohmann::json to_json() const;

@@ -93,5 +93,7 @@ void add_output_routes(Router& router, ApiContext& api);
 void add_admin_routes(Router& router, ApiContext& api);
 void add_web_routes(Router& router, ApiContext& api);
 void add_worker_routes(Router& router, ApiContext& api);
+void add_webhook_routes(Router& router, ApiContext& api);
+void add_face_routes(Router& router, ApiContext& api);
 
 }  // namespace sonic::http

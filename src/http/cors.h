@@ -35,11 +35,12 @@ class CorsPolicy {
   // Methods and request headers a preflight may ask for.
   static constexpr std::string_view kMethods = "GET, HEAD, POST, DELETE, OPTIONS";
   static constexpr std::string_view kRequestHeaders =
-      "Authorization, Content-Type, Last-Event-ID, Prefer, Range, If-None-Match, X-Request-Id, X-API-Key";
+      "Authorization, Content-Type, Last-Event-ID, Prefer, Range, If-None-Match, X-Request-Id, X-API-Key, "
+      "Idempotency-Key";
   // Response headers a script may read besides the CORS-safelisted ones.
   static constexpr std::string_view kExposedHeaders =
       "Location, Retry-After, X-Request-Id, Content-Range, Accept-Ranges, ETag, Preference-Applied, "
-      "WWW-Authenticate";
+      "WWW-Authenticate, Idempotent-Replayed";
   // Whether every method / header of a preflight's Access-Control-Request-* is allowed.
   static bool method_allowed(std::string_view method);
   static bool headers_allowed(std::string_view request_headers);

@@ -85,6 +85,8 @@ struct HttpServer::Impl : Dispatcher {
     add_admin_routes(router, api);
     add_worker_routes(router, api);
     add_web_routes(router, api);
+    add_webhook_routes(router, api);
+    add_face_routes(router, api);
   }
 
   Lane lane(const wire::RequestHead& head) const override {

@@ -25,6 +25,8 @@
 
 namespace sonic::http {
 
+class OutboundClient;
+
 struct HttpConfig {
   std::string host = "127.0.0.1";
   int port = 8080;                   // 0 = any free port (see bound_port())
@@ -56,6 +58,8 @@ struct HttpConfig {
   CorsPolicy cors;                 // default: same origin only
   // Both set = serve HTTPS (PEM certificate chain and private key); both empty = HTTP.
   std::string tls_cert_file, tls_key_file;
+  // Inputs by URL and webhook URLs (issue 15): the SSRF-safe client; null = both refused.
+  std::shared_ptr<const OutboundClient> outbound;
 };
 
 class HttpServer {

@@ -3,6 +3,8 @@
 
 #include <fmt/format.h>
 
+#include "face/face_cache.h"
+
 namespace sonic::http {
 namespace {
 
@@ -102,6 +104,13 @@ std::string HttpMetrics::render(const jobs::ServiceMetrics& s) const {
   out += "# HELP sonic_jobs_joined_total Requests that joined an identical job in flight.\n";
   out += "# TYPE sonic_jobs_joined_total counter\n";
   out += fmt::format("sonic_jobs_joined_total {}\n", s.joined);
+  const face::FaceCacheStats faces = face::face_cache_stats();
+  out += "# HELP sonic_face_cache_hits_total Face detections answered from the cache of a picture's faces.\n";
+  out += "# TYPE sonic_face_cache_hits_total counter\n";
+  out += fmt::format("sonic_face_cache_hits_total {}\n", faces.hits);
+  out += "# HELP sonic_face_cache_misses_total Pictures whose faces were detected.\n";
+  out += "# TYPE sonic_face_cache_misses_total counter\n";
+  out += fmt::format("sonic_face_cache_misses_total {}\n", faces.misses);
   out += "# HELP sonic_job_duration_seconds Engine run time of finished jobs.\n";
   out += "# TYPE sonic_job_duration_seconds histogram\n";
   histogram_lines(out, "sonic_job_duration_seconds", "", s.job_seconds);

@@ -24,6 +24,7 @@ std::uint64_t JobEvents::append(const std::string& job_id, const std::string& ty
     }
   }
   changed_.notify_all();
+  if (observer_) observer_(job_id, type, data);
   return id;
 }
 

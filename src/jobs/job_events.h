@@ -17,6 +17,7 @@
 #include <chrono>
 #include <condition_variable>
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <mutex>
 #include <nlohmann/json.hpp>
@@ -40,7 +41,12 @@ struct EventBatch {
 
 class JobEvents {
  public:
+  // Told of every appended event (not of seeded summaries), after the lock is released,
+  // on the appending thread (webhooks, issue 15). Set before any append.
+  using Observer = std::function<void(const std::string& job_id, const std::string& type, const nlohmann::json& data)>;
+
   JobEvents();
+  void set_observer(Observer observer) { observer_ = std::move(observer); }
   // Appends; `final_event` marks done/failed (readers close after it). Returns its id.
   std::uint64_t append(const std::string& job_id, const std::string& type, const nlohmann::json& data,
                        bool final_event = false);
@@ -70,6 +76,7 @@ class JobEvents {
   std::condition_variable changed_;
   std::map<std::string, Log> logs_;
   bool closing_ = false;
+  Observer observer_;  // set once before the threads start
 };
 
 }  // namespace sonic::jobs

@@ -39,6 +39,12 @@ JobService::JobService(ServiceConfig config)
   }
   store_ = std::make_unique<JobStore>(config_.data_dir / "sonic.db");
   updates_ = std::make_unique<JobUpdates>(*store_, events_, uploads_dir_);
+  idempotency_ = std::make_unique<IdempotencyStore>(config_.data_dir / "sonic.db", config_.idempotency_keep);
+  webhooks_ = std::make_unique<WebhookSender>(config_.data_dir / "sonic.db", config_.webhooks,
+                                              [this](const std::string& id) { return store_->get(id); });
+  events_.set_observer([this](const std::string& id, const std::string& type, const nlohmann::json& data) {
+    webhooks_->on_job_event(id, type, data);
+  });
   storage_ = std::make_unique<StorageHealth>(*store_, config_.data_dir, config_.min_free_bytes);
 
   // Engines: one queue each; whoever runs them makes its own instances.
@@ -70,7 +76,9 @@ std::string JobService::engine_version(const std::string& name) const {
 }
 
 void JobService::start() {
+  idempotency_->drop_in_progress();
   recover();
+  webhooks_->start();
   accepting_ = true;
   for (auto& d : dispatchers_) d->start();
   janitor_ = std::thread([this] { janitor_loop(); });
@@ -332,6 +340,7 @@ void JobService::remove(const std::string& id) {
   }
   store_->remove(id);
   events_.forget(id);
+  webhooks_->forget_job(id);
   if (!job->output_file.empty() && store_->count_output_refs(job->output_file) == 0) {
     std::error_code ec;
     fs::remove(outputs_dir_ / job->output_file, ec);
@@ -366,6 +375,7 @@ void JobService::stop(std::chrono::seconds grace) {
   { std::lock_guard wake(janitor_mutex_); }  // no lost wake-up between its check and its wait
   janitor_wake_.notify_all();
   if (janitor_.joinable()) janitor_.join();
+  webhooks_->stop();
 }
 
 bool JobService::ready(std::string* why) const {
@@ -458,6 +468,7 @@ void JobService::sweep() {
     auto removed = store_->remove_finished_before(now - job_retention_ms, 200);
     for (const JobRecord& job : removed) {
       events_.forget(job.id);
+      webhooks_->forget_job(job.id);
       if (!job.output_file.empty() && store_->count_output_refs(job.output_file) == 0) {
         std::error_code ec;
         fs::remove(outputs_dir_ / job.output_file, ec);
@@ -482,6 +493,8 @@ void JobService::sweep() {
     }
   }
   events_.prune(std::chrono::seconds(600));
+  webhooks_->prune();
+  idempotency_->prune();
   if (expired || uploads || pruned)
     log::info("janitor sweep", {{"outputs_expired", expired}, {"uploads_deleted", uploads}, {"jobs_pruned", pruned}});
 }

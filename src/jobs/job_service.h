@@ -34,6 +34,7 @@
 #include "jobs/dispatcher.h"
 #include "jobs/engine_queues.h"
 #include "jobs/histogram.h"
+#include "jobs/idempotency_store.h"
 #include "jobs/job.h"
 #include "jobs/job_deadlines.h"
 #include "jobs/job_events.h"
@@ -42,6 +43,7 @@
 #include "jobs/remote/redis_dispatcher.h"
 #include "jobs/storage_health.h"
 #include "jobs/wait_estimate.h"
+#include "jobs/webhook_sender.h"
 
 namespace sonic::jobs {
 
@@ -66,6 +68,10 @@ struct ServiceConfig {
   // Set: jobs also (or, with workers = 0, only) go to remote workers over Redis Streams.
   std::optional<remote::RemoteConfig> remote;
   std::string version;  // of this binary (worker heartbeats are compared with it)
+  // Webhooks (issue 15): off unless a secret and a transport (http/) are given.
+  WebhookSettings webhooks;
+  // How long an Idempotency-Key is remembered (per user).
+  std::chrono::seconds idempotency_keep{24 * 3600};
   // Bounded work per job (issue 10, docs/jobs.md): output megapixels × frames one job may
   // render (checked by admit(), 0 = no budget), and its wall-clock limit once running
   // (0 = none; past it the job fails with job_timeout).
@@ -197,6 +203,9 @@ class JobService {
   void sweep();
   // The Redis dispatcher (worker file routes, GET /api/workers); null without --redis.
   remote::RedisDispatcher* remote() const { return remote_; }
+  // Webhook subscriptions and deliveries; Idempotency-Key records (issue 15).
+  WebhookSender& webhooks() { return *webhooks_; }
+  IdempotencyStore& idempotency() { return *idempotency_; }
 
  private:
   void recover();
@@ -211,6 +220,8 @@ class JobService {
   ServiceConfig config_;
   std::filesystem::path uploads_dir_, outputs_dir_, tmp_dir_;
   std::unique_ptr<JobStore> store_;
+  std::unique_ptr<IdempotencyStore> idempotency_;
+  std::unique_ptr<WebhookSender> webhooks_;  // its threads: start() to stop()
   std::unique_ptr<StorageHealth> storage_;  // watches store_'s file and the disk
   JobDeadlines deadlines_;
   EngineQueues queue_;  // one fair queue per engine: each engine has its own workers

@@ -77,7 +77,29 @@ constexpr const char* kMigrations[] = {
     " worker TEXT NOT NULL, delivery INTEGER NOT NULL, dispatched_ms INTEGER NOT NULL,"
     " result_received INTEGER NOT NULL) WITHOUT ROWID;"
     "CREATE TRIGGER IF NOT EXISTS remote_attempts_job_deleted AFTER DELETE ON jobs BEGIN"
-    " DELETE FROM remote_attempts WHERE job_id=OLD.id; END;",
+    " DELETE FROM remote_attempts WHERE job_id=OLD.id; END;"
+    // (issue 15) webhook subscriptions, deliveries and their attempts
+    // (jobs/webhook_store.cpp), and idempotency keys (jobs/idempotency_store.cpp).
+    "CREATE TABLE IF NOT EXISTS webhook_subscriptions ("
+    " id TEXT PRIMARY KEY, job_id TEXT NOT NULL, url TEXT NOT NULL, events TEXT NOT NULL,"
+    " base_url TEXT NOT NULL, started_sent INTEGER NOT NULL, completed_sent INTEGER NOT NULL,"
+    " last_progress_ms INTEGER NOT NULL, created_ms INTEGER NOT NULL);"
+    "CREATE INDEX IF NOT EXISTS webhook_subscriptions_job ON webhook_subscriptions(job_id);"
+    "CREATE TABLE IF NOT EXISTS webhook_deliveries ("
+    " id TEXT PRIMARY KEY, subscription_id TEXT NOT NULL, job_id TEXT NOT NULL, url TEXT NOT NULL,"
+    " event TEXT NOT NULL, payload TEXT NOT NULL, state TEXT NOT NULL, attempts INTEGER NOT NULL,"
+    " next_attempt_ms INTEGER NOT NULL, give_up_ms INTEGER NOT NULL, created_ms INTEGER NOT NULL,"
+    " finished_ms INTEGER NOT NULL, last_status INTEGER NOT NULL, last_error TEXT NOT NULL);"
+    "CREATE INDEX IF NOT EXISTS webhook_deliveries_due ON webhook_deliveries(next_attempt_ms) WHERE state='pending';"
+    "CREATE INDEX IF NOT EXISTS webhook_deliveries_job ON webhook_deliveries(job_id, created_ms);"
+    "CREATE TABLE IF NOT EXISTS webhook_attempts ("
+    " delivery_id TEXT NOT NULL, attempt INTEGER NOT NULL, at_ms INTEGER NOT NULL, duration_ms INTEGER NOT NULL,"
+    " status INTEGER NOT NULL, error TEXT NOT NULL, next_attempt_ms INTEGER NOT NULL,"
+    " PRIMARY KEY (delivery_id, attempt)) WITHOUT ROWID;"
+    "CREATE TABLE IF NOT EXISTS idempotency_keys ("
+    " client TEXT NOT NULL, key TEXT NOT NULL, state TEXT NOT NULL, fingerprint TEXT NOT NULL,"
+    " job_id TEXT NOT NULL, created_ms INTEGER NOT NULL, PRIMARY KEY (client, key)) WITHOUT ROWID;"
+    "CREATE INDEX IF NOT EXISTS idempotency_keys_created ON idempotency_keys(created_ms);",
 };
 
 // The statements that run per request or per sweep, in one place, so query_plans() explains

@@ -141,8 +141,9 @@ TEST_F(ServerApi, TypesAreDecidedByContent) {
                        httplib::MultipartFormDataItems{file_part("image", fixture("portrait.png")),
                                                        file_part("audio", fixture("portrait.png"), "audio/wav")}),
                415, "unsupported_media_type", "audio");
-  // Not multipart at all.
-  expect_error(c->Post("/api/sonic/generate", "{}", "application/json"), 415, "unsupported_media_type");
+  // Neither multipart nor JSON (a JSON body carries inputs by URL; an empty one has none).
+  expect_error(c->Post("/api/sonic/generate", "{}", "text/plain"), 415, "unsupported_media_type");
+  expect_error(c->Post("/api/sonic/generate", "{}", "application/json"), 400, "missing_file", "image");
   EXPECT_EQ(uploads_left(), 0u);
 }
 

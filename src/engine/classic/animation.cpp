@@ -7,6 +7,7 @@
 #include <string>
 
 #include "audio/speech_features.h"
+#include "engine/face_check.h"
 #include "face/face_cache.h"
 #include "util/error.h"
 #include "util/log.h"
@@ -52,15 +53,10 @@ JobFace face_for_job(const cv::Mat& picture, const std::filesystem::path& image_
     job_face.box = box;
   } else {
     const auto faces = face::faces_in_picture(sha256_file_hex(image_file), picture);
-    if (faces->empty())
-      throw Error(ErrorCode::no_face,
-                  "No face was found in the image. Use a clear, well-lit frontal photo, or pass "
-                  "face_box [x,y,w,h] to mark the face.",
-                  "image");
-    job_face.face = faces->front();
+    // Largest first; face_index picks another (no_face, or invalid_param past the last).
+    job_face.face = speaking_face(*faces, params.face_index);
     // The detector's box is tight (brows to chin); make sure every landmark is inside.
-    const auto& points = job_face.face.points;
-    job_face.box = job_face.face.box | cv::boundingRect(std::vector<cv::Point2f>(points.begin(), points.end()));
+    job_face.box = framing_box(job_face.face);
   }
   const auto& f = job_face.face;
   log::info("classic engine face", {{"detector", f.detector}, {"confidence", f.confidence},
@@ -84,9 +80,7 @@ Animation::Animation(const cv::Mat& picture, const JobFace& face, const Generati
                                            .seed = static_cast<std::uint64_t>(params.seed)});
   const face::Landmarks& landmarks = face.face.points;
   FramingOptions options = FramingOptions::of(params, limits);
-  float eye_y = 0;
-  for (int i = 36; i <= 47; ++i) eye_y += landmarks[static_cast<size_t>(i)].y / 12.0f;
-  options.eye_y = eye_y;
+  options.eye_y = eye_line(landmarks);
   framing_ = plan_framing(picture.size(), face.box, options);
   warper_ = std::make_unique<FaceWarper>(framed_picture(picture, framing_), to_output(landmarks, framing_), warp_region(framing_));
 }

@@ -31,7 +31,7 @@ class TlsStream : public Stream {
 
   IoResult handshake() override {
     ERR_clear_error();
-    int r = SSL_accept(ssl_);
+    int r = SSL_is_server(ssl_) ? SSL_accept(ssl_) : SSL_connect(ssl_);  // client: outbound/
     if (r == 1) return {};
     return failure(r);
   }
@@ -144,6 +144,8 @@ std::unique_ptr<Stream> TlsContext::wrap(int fd) const {
   }
   return std::make_unique<TlsStream>(fd, ssl);
 }
+
+std::unique_ptr<Stream> wrap_tls(int fd, SSL* ssl) { return std::make_unique<TlsStream>(fd, ssl); }
 
 bool wait_ready(int fd, IoStatus want, Clock::time_point deadline, const std::atomic<bool>* stopping, bool* stopped) {
   pollfd p{fd, static_cast<short>(want == IoStatus::want_write ? POLLOUT : POLLIN), 0};

@@ -63,6 +63,10 @@ class TlsContext {
   SSL_CTX* ctx_ = nullptr;
 };
 
+// A stream over `ssl` (set up on `fd` by its context, server or client side); it owns
+// both. The outbound client (http/outbound/) makes its client connections with it.
+std::unique_ptr<Stream> wrap_tls(int fd, SSL* ssl);
+
 // Waits until `fd` can do what `want` asks (want_read / want_write) or the deadline
 // passes (false). Polls in short slices so `stopping` is noticed when given.
 bool wait_ready(int fd, IoStatus want, Clock::time_point deadline, const std::atomic<bool>* stopping = nullptr,
