@@ -28,10 +28,29 @@ json error_body(const Call& call, ErrorCode code, const std::string& message, co
   return body;
 }
 
+namespace {
+
+// Every 429 and 503 tells the client when to come back (RFC 9110 §10.2.3): the error's own
+// figure, else a default by code. 0: no header.
+int retry_after_for(ErrorCode code, int own_s) {
+  if (own_s > 0) return own_s;
+  switch (code) {
+    case ErrorCode::queue_full:
+    case ErrorCode::rate_limited:
+      return 5;
+    case ErrorCode::shutting_down:
+    case ErrorCode::server_busy:
+    case ErrorCode::engine_unavailable:
+      return 10;
+    default:
+      return 0;
+  }
+}
+
+}  // namespace
+
 void send_error(Call& call, const Error& e) {
-  if (e.retry_after_s() > 0) call.res.set_header("Retry-After", std::to_string(e.retry_after_s()));
-  else if (e.code() == ErrorCode::queue_full || e.code() == ErrorCode::rate_limited) call.res.set_header("Retry-After", "5");
-  else if (e.code() == ErrorCode::shutting_down || e.code() == ErrorCode::server_busy) call.res.set_header("Retry-After", "10");
+  if (int s = retry_after_for(e.code(), e.retry_after_s()); s > 0) call.res.set_header("Retry-After", std::to_string(s));
   call.res.stream = nullptr;
   send_json(call.res, e.http_status(), error_body(call, e.code(), e.message(), e.field()));
 }
@@ -42,6 +61,9 @@ void send_job_error(Call& call, const jobs::JobRecord& job) {
   body["code"] = job.error_code;  // keeps "interrupted", which is not a request error code
   body["job_id"] = job.id;
   body["status"] = jobs::state_name(job.state);
+  // A job that failed because its engine was down (it restarts) answers 503 like a refused
+  // request does, so with the same Retry-After.
+  if (int s = retry_after_for(code, 0); s > 0) call.res.set_header("Retry-After", std::to_string(s));
   send_json(call.res, http_status(code), body);
 }
 

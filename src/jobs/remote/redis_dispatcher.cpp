@@ -321,8 +321,11 @@ void RedisDispatcher::check_lost_writes(RedisConnection& redis) {
     std::unique_lock lock(mutex_);
     auto it = outstanding_.find(a.job_id);
     if (it == outstanding_.end() || it->second.attempt.attempt != a.attempt) continue;
-    if (present) {
-      it->second.last_event = now;  // still waiting or running: look again in a lease
+    if (present || !it->second.missing_once) {
+      // Still waiting or running, or missing for the first time (a dead-lettered entry is
+      // gone too, and its event may not have been read yet): look again in a lease.
+      it->second.missing_once = !present;
+      it->second.last_event = now;
       continue;
     }
     // Redis has no entry for it (a write lost with a crash, or its data gone): the job goes

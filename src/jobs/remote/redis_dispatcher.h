@@ -130,6 +130,9 @@ class RedisDispatcher : public Dispatcher {
     bool running = false;   // a run reported `started`
     std::chrono::steady_clock::time_point last_event;
     bool receiving = false;  // an upload is being read
+    // Its stream entry was found missing once: a second look a lease later decides (the
+    // entry also goes when it is dead-lettered, and that event may still be on its way).
+    bool missing_once = false;
   };
 
   void feed_loop(std::stop_token stop);
