@@ -70,7 +70,7 @@ export default {
   'preset.singing.name': '唱歌',
   'preset.singing.description': '口型更大，头部动作更多，适合唱歌。',
   'preset.presenter_9x16.name': '竖屏主播',
-  'preset.presenter_9x16.description': '竖屏 9:16 头部和肩膀画面，适合手机信息流和短视频。',
+  'preset.presenter_9x16.description': '竖版画面（9:16），露出头和肩，适合手机信息流和短视频。',
 
   'framing.shot_legend': '画面范围',
   'framing.close': '面部特写',
