@@ -206,8 +206,15 @@ std::vector<Value> row_values(const JobRecord& j) {
 }  // namespace
 
 JobStore::JobStore(const std::filesystem::path& db_path) : path_(db_path) {
-  open_file(path_);
-  migrate();
+  try {
+    open_file(path_);
+    migrate();  // throws for a database from a newer binary
+  } catch (...) {
+    // No destructor runs for a constructor that throws: close the connection here.
+    sqlite3_close(db_);
+    db_ = nullptr;
+    throw;
+  }
 }
 
 void JobStore::open_file(const std::filesystem::path& file) {
