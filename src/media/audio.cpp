@@ -107,7 +107,9 @@ class MonoResampler {
     planes_.resize(static_cast<std::size_t>(channels));
     std::vector<std::uint8_t*> pointers(static_cast<std::size_t>(channels));
     for (int c = 0; c < channels; ++c) {
-      planes_[c].resize(static_cast<std::size_t>(capacity));
+      // Slack after the samples, as av_samples_alloc gives: FFmpeg's SIMD code may store
+      // whole vectors (see padded_bgr.h for the case that did).
+      planes_[c].resize(static_cast<std::size_t>(capacity) + 64);
       pointers[c] = reinterpret_cast<std::uint8_t*>(planes_[c].data());
     }
     int produced = swr_convert(resampler_.get(), pointers.data(), capacity, input, in_samples);

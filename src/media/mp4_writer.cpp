@@ -35,6 +35,7 @@
 #include <vector>
 
 #include "media/av_handles.h"
+#include "media/padded_bgr.h"
 #include "util/error.h"
 
 extern "C" {
@@ -229,6 +230,7 @@ struct Mp4Writer::Impl {
   AVStream* video_stream = nullptr;  // owned by `format`
   AVStream* audio_stream = nullptr;  // owned by `format`
   av::Scaler scaler;
+  PaddedBgr scratch;
   av::Frame picture;
   av::Frame sound;
   av::Packet packet;
@@ -433,8 +435,11 @@ struct Mp4Writer::Impl {
                                            " is one too many.");
     try {
       check(av_frame_make_writable(picture.get()), "preparing a video frame");
-      const uint8_t* src[1] = {bgr.data};
-      const int stride[1] = {static_cast<int>(bgr.step[0])};
+      // Through a padded buffer: swscale reads past the end of a row (see padded_bgr.h).
+      cv::Mat& source = scratch.fit(bgr.rows, bgr.cols);
+      bgr.copyTo(source);
+      const uint8_t* src[1] = {source.data};
+      const int stride[1] = {static_cast<int>(source.step[0])};
       sws_scale(scaler.get(), src, stride, 0, bgr.rows, picture->data, picture->linesize);
       picture->pts = frames_written;
       encode(video.get(), video_stream, picture.get());

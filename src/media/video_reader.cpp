@@ -27,6 +27,7 @@
 
 #include "media/av_handles.h"
 #include "media/limits.h"
+#include "media/padded_bgr.h"
 #include "util/error.h"
 
 extern "C" {
@@ -64,6 +65,7 @@ struct VideoReader::Impl {
   av::Frame frame;
   av::Packet packet;
   av::Scaler scaler;
+  PaddedBgr scratch;
   int stream_index = -1;
   bool input_done = false;  // demuxer reached the end; decoder has been flushed
   bool decoder_done = false;
@@ -196,11 +198,14 @@ struct VideoReader::Impl {
     const int* coefficients = sws_getCoefficients(space);
     sws_setColorspaceDetails(scaler.get(), coefficients, full_range ? 1 : 0, coefficients, 1, 0,
                              1 << 16, 1 << 16);
-    bgr.create(h, w, CV_8UC3);
-    uint8_t* dst[1] = {bgr.data};
-    const int stride[1] = {static_cast<int>(bgr.step[0])};
+    // Through a padded buffer: swscale writes past the end of a row (see padded_bgr.h).
+    cv::Mat& converted = scratch.fit(h, w);
+    uint8_t* dst[1] = {converted.data};
+    const int stride[1] = {static_cast<int>(converted.step[0])};
     sws_scale(scaler.get(), frame->data, frame->linesize, 0, h, dst, stride);
     av_frame_unref(frame.get());
+    bgr.create(h, w, CV_8UC3);
+    converted.copyTo(bgr);
     return true;
   }
 };

@@ -456,6 +456,39 @@ TEST(VideoReader, ReadsAnotherToolsVideoAndSeesNoFaststart) {
   EXPECT_EQ(frames, 15);
 }
 
+// swscale's SIMD converters (AVX-512 on this kind of CPU) store whole vectors, past the end
+// of a row; FFmpeg pads its own buffers for that, OpenCV does not. A frame read into a
+// picture inside a larger one must leave every byte outside it alone (before the fix, the
+// bytes after each row were overwritten, and heap memory after a plain Mat was corrupted).
+TEST(VideoReader, WritesNothingOutsideTheFrame) {
+  TempDir dir;
+  for (const cv::Size size : {cv::Size(456, 256), cv::Size(1000, 200), cv::Size(250, 98),
+                              cv::Size(66, 34)}) {
+    SCOPED_TRACE(std::to_string(size.width) + "x" + std::to_string(size.height));
+    const fs::path mp4 = dir / ("w" + std::to_string(size.width) + ".mp4");
+    run_ok("ffmpeg -v error -f lavfi -i testsrc=size=" + std::to_string(size.width) + "x" +
+           std::to_string(size.height) +
+           ":rate=10:duration=0.5 -c:v libx264 -pix_fmt yuv420p " + shell_quote(mp4.string()));
+    VideoReader reader(mp4);
+    constexpr int kGuard = 512;  // bytes a vector store could reach, with margin
+    const cv::Scalar canary(7, 77, 177);
+    cv::Mat canvas(size.height + 8, size.width + kGuard, CV_8UC3, canary);
+    cv::Mat frame = canvas(cv::Rect(0, 0, size.width, size.height));
+    int frames = 0;
+    while (reader.read(frame)) {
+      ASSERT_EQ(frame.data, canvas.data) << "the frame was reallocated, not written in place";
+      cv::Mat outside = canvas.clone();
+      outside(cv::Rect(0, 0, size.width, size.height)).setTo(canary);
+      cv::Mat differs;
+      cv::compare(outside.reshape(1), canvas.clone().setTo(canary).reshape(1), differs,
+                  cv::CMP_NE);
+      ASSERT_EQ(cv::countNonZero(differs), 0) << "frame " << frames;
+      ++frames;
+    }
+    EXPECT_EQ(frames, 5);
+  }
+}
+
 TEST(VideoReader, RefusesFilesWithoutVideo) {
   TempDir dir;
   expect_error(ErrorCode::unreadable_media, "",
