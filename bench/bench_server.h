@@ -1,5 +1,5 @@
 // Shared by the benchmarks that drive the real `sonic-server serve` (soak_bench,
-// cache_hit_bench): the server as a child process on a free port with a temporary data
+// cache_hit_bench, server_load_bench): the server as a child process on a free port with a temporary data
 // dir (extra flags and environment variables, e.g. MALLOC_ARENA_MAX or LD_PRELOAD, for
 // comparing allocators), its resident memory, and a keep-alive HTTP/1.1 client on plain
 // POSIX sockets so the figures are the server's, not a client library's.
@@ -188,15 +188,18 @@ class Connection {
   std::string buffer_;
 };
 
-// POST /api/sonic/generate with the two files and a config, as one raw request.
-inline std::string generate_request(const std::string& image, const std::string& audio, const std::string& config) {
+// POST /api/sonic/generate with the two files and a config, as one raw request
+// (`async`: with Prefer: respond-async).
+inline std::string generate_request(const std::string& image, const std::string& audio, const std::string& config,
+                                    bool async = false) {
   const std::string b = "sonicbench";
   std::string body;
   body += "--" + b + "\r\nContent-Disposition: form-data; name=\"image\"; filename=\"p.png\"\r\n\r\n" + image + "\r\n";
   body += "--" + b + "\r\nContent-Disposition: form-data; name=\"audio\"; filename=\"s.wav\"\r\n\r\n" + audio + "\r\n";
   body += "--" + b + "\r\nContent-Disposition: form-data; name=\"config\"\r\n\r\n" + config + "\r\n";
   body += "--" + b + "--\r\n";
-  return "POST /api/sonic/generate HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: multipart/form-data; boundary=" + b +
+  return "POST /api/sonic/generate HTTP/1.1\r\nHost: 127.0.0.1\r\n" +
+         std::string(async ? "Prefer: respond-async\r\n" : "") + "Content-Type: multipart/form-data; boundary=" + b +
          "\r\nContent-Length: " + std::to_string(body.size()) + "\r\n\r\n" + body;
 }
 
