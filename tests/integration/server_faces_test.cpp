@@ -145,7 +145,7 @@ TEST_F(ServerFaces, NotAPictureAndAnInternalUrlAreRefused) {
   TempDir files;
   fs::copy_file(fixture("portrait.png"), files / "portrait.png");
   PythonServer sentinel({"files", "--host", "127.0.0.1", "--dir", files.path().string()});
-  for (const std::string url : {"https://127.0.0.1:" + std::to_string(sentinel.port()) + "/portrait.png",
+  for (const std::string& url : {"https://127.0.0.1:" + std::to_string(sentinel.port()) + "/portrait.png",
                                 "https://localhost:" + std::to_string(sentinel.port()) + "/portrait.png"}) {
     r = c->Post("/api/faces", json{{"image_url", url}}.dump(), "application/json");
     ASSERT_TRUE(r);

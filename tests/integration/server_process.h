@@ -26,6 +26,34 @@ namespace sonic::test {
 using json = nlohmann::json;
 using namespace std::chrono_literals;
 
+// Forks and runs `args` (argv[0] a path) with stdout and stderr appended to `log`; the pid.
+inline pid_t spawn_logged(std::vector<std::string> args, const std::filesystem::path& log) {
+  pid_t pid = fork();
+  if (pid == 0) {
+    FILE* f = std::freopen(log.c_str(), "a", stderr);
+    (void)f;
+    dup2(STDERR_FILENO, STDOUT_FILENO);
+    std::vector<char*> argv;
+    for (auto& a : args) argv.push_back(a.data());
+    argv.push_back(nullptr);
+    execv(argv[0], argv.data());
+    _exit(127);
+  }
+  return pid;
+}
+
+// The last `bytes` of a log, for failure messages.
+inline std::string tail_of(const std::string& log, std::size_t bytes = 6000) {
+  return log.size() > bytes ? log.substr(log.size() - bytes) : log;
+}
+
+// Every process under test must leave a log without a sanitizer report.
+inline void expect_no_sanitizer_report(const std::string& log) {
+  EXPECT_EQ(log.find("AddressSanitizer"), std::string::npos) << tail_of(log);
+  EXPECT_EQ(log.find("runtime error:"), std::string::npos) << tail_of(log);
+  EXPECT_EQ(log.find("LeakSanitizer"), std::string::npos) << tail_of(log);
+}
+
 class ServerProcess {
  public:
   // `off`: the per-user limit flags are 0 unless `extra_args` sets them (most suites send many
@@ -48,10 +76,7 @@ class ServerProcess {
       int code = stop();
       EXPECT_EQ(code, 0) << "server exit status; log:\n" << log_tail();
     }
-    std::string log = log_text();
-    EXPECT_EQ(log.find("AddressSanitizer"), std::string::npos) << log_tail();
-    EXPECT_EQ(log.find("runtime error:"), std::string::npos) << log_tail();
-    EXPECT_EQ(log.find("LeakSanitizer"), std::string::npos) << log_tail();
+    expect_no_sanitizer_report(log_text());
   }
   ServerProcess(const ServerProcess&) = delete;
   ServerProcess& operator=(const ServerProcess&) = delete;
@@ -69,18 +94,7 @@ class ServerProcess {
       if (limits_ == Limits::off && std::find(extra_args_.begin(), extra_args_.end(), limit) == extra_args_.end())
         args.insert(args.end(), {limit, "0"});
     args.insert(args.end(), extra_args_.begin(), extra_args_.end());
-    std::string log = (temp_ / "server.log").string();
-    pid_ = fork();
-    if (pid_ == 0) {
-      FILE* f = std::freopen(log.c_str(), "a", stderr);
-      (void)f;
-      dup2(STDERR_FILENO, STDOUT_FILENO);
-      std::vector<char*> argv;
-      for (auto& a : args) argv.push_back(a.data());
-      argv.push_back(nullptr);
-      execv(argv[0], argv.data());
-      _exit(127);
-    }
+    pid_ = spawn_logged(args, temp_ / "server.log");
     auto deadline = std::chrono::steady_clock::now() + 120s;
     while (std::chrono::steady_clock::now() < deadline) {
       std::ifstream in(temp_ / "port");
@@ -126,10 +140,7 @@ class ServerProcess {
   int port() const { return port_; }
   const std::filesystem::path& data_dir() const { return data_dir_; }
   std::string log_text() const { return read_file(temp_ / "server.log"); }
-  std::string log_tail(std::size_t bytes = 6000) const {
-    std::string log = log_text();
-    return log.size() > bytes ? log.substr(log.size() - bytes) : log;
-  }
+  std::string log_tail(std::size_t bytes = 6000) const { return tail_of(log_text(), bytes); }
   std::string base_url() const { return "http://127.0.0.1:" + std::to_string(port_); }
 
   std::unique_ptr<httplib::Client> client() const {

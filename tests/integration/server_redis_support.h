@@ -50,27 +50,12 @@ class WorkerProcess {
       int code = stop();
       EXPECT_EQ(code, 0) << "worker exit status; log:\n" << log_tail();
     }
-    std::string log = log_text();
-    EXPECT_EQ(log.find("AddressSanitizer"), std::string::npos) << log_tail();
-    EXPECT_EQ(log.find("runtime error:"), std::string::npos) << log_tail();
-    EXPECT_EQ(log.find("LeakSanitizer"), std::string::npos) << log_tail();
+    expect_no_sanitizer_report(log_text());
   }
   WorkerProcess(const WorkerProcess&) = delete;
   WorkerProcess& operator=(const WorkerProcess&) = delete;
 
-  void start() {
-    pid_ = fork();
-    if (pid_ == 0) {
-      FILE* f = std::freopen((temp_ / "worker.log").c_str(), "a", stderr);
-      (void)f;
-      dup2(STDERR_FILENO, STDOUT_FILENO);
-      std::vector<char*> argv;
-      for (auto& a : args_) argv.push_back(a.data());
-      argv.push_back(nullptr);
-      execv(argv[0], argv.data());
-      _exit(127);
-    }
-  }
+  void start() { pid_ = spawn_logged(args_, temp_ / "worker.log"); }
   // SIGTERM and wait; the exit status (-1 when it had to be killed).
   int stop(std::chrono::seconds patience = std::chrono::seconds(60)) {
     if (pid_ <= 0) return exit_code_;
@@ -93,10 +78,7 @@ class WorkerProcess {
   pid_t pid() const { return pid_; }
   bool running() const { return pid_ > 0; }
   std::string log_text() const { return read_file(temp_ / "worker.log"); }
-  std::string log_tail(std::size_t bytes = 6000) const {
-    std::string log = log_text();
-    return log.size() > bytes ? log.substr(log.size() - bytes) : log;
-  }
+  std::string log_tail(std::size_t bytes = 6000) const { return tail_of(log_text(), bytes); }
   // Log lines (JSON) whose "msg" is `message` and, when given, whose job_id is `job_id`.
   std::vector<json> log_lines(const std::string& message, const std::string& job_id = {}) const {
     std::vector<json> out;
