@@ -11,16 +11,13 @@
 #include <random>
 #include <variant>
 
+#include "jobs/sqlite_db.h"
 #include "util/error.h"
 
 namespace sonic::jobs {
 namespace {
 
 using Value = JobStore::Value;
-
-[[noreturn]] void fail(sqlite3* db, const std::string& what) {
-  throw Error(ErrorCode::internal, "job store: " + what + ": " + (db ? sqlite3_errmsg(db) : "no database"));
-}
 
 constexpr const char* kColumns =
     "id, client, request_id, state, stage, progress, engine, params, image_file, audio_file, "
@@ -131,46 +128,6 @@ constexpr const char* kUploadInUse =
 
 }  // namespace
 
-// One prepared statement, finalized when it goes out of scope.
-struct JobStore::Statement {
-  sqlite3* db;
-  sqlite3_stmt* stmt = nullptr;
-  Statement(sqlite3* d, const std::string& sql) : db(d) {
-    if (sqlite3_prepare_v2(db, sql.c_str(), static_cast<int>(sql.size()), &stmt, nullptr) != SQLITE_OK)
-      fail(db, "prepare '" + sql + "'");
-  }
-  ~Statement() { sqlite3_finalize(stmt); }
-  Statement(const Statement&) = delete;
-  Statement& operator=(const Statement&) = delete;
-
-  void bind(const std::vector<Value>& values) {
-    int i = 1;
-    for (const Value& v : values) {
-      int rc = SQLITE_OK;
-      if (auto* s = std::get_if<std::string>(&v))
-        rc = sqlite3_bind_text(stmt, i, s->data(), static_cast<int>(s->size()), SQLITE_TRANSIENT);
-      else if (auto* n = std::get_if<std::int64_t>(&v))
-        rc = sqlite3_bind_int64(stmt, i, *n);
-      else
-        rc = sqlite3_bind_double(stmt, i, std::get<double>(v));
-      if (rc != SQLITE_OK) fail(db, "bind");
-      ++i;
-    }
-  }
-  bool step() {
-    int rc = sqlite3_step(stmt);
-    if (rc == SQLITE_ROW) return true;
-    if (rc == SQLITE_DONE) return false;
-    fail(db, "step");
-  }
-  std::string text(int col) const {
-    auto* p = reinterpret_cast<const char*>(sqlite3_column_text(stmt, col));
-    return p ? std::string(p, static_cast<size_t>(sqlite3_column_bytes(stmt, col))) : std::string();
-  }
-  std::int64_t integer(int col) const { return sqlite3_column_int64(stmt, col); }
-  double real(int col) const { return sqlite3_column_double(stmt, col); }
-};
-
 namespace {
 
 nlohmann::json parse_or_null(const std::string& text) {
@@ -240,7 +197,7 @@ JobStore::~JobStore() { sqlite3_close(db_); }
 
 int JobStore::schema_version() const {
   std::lock_guard lock(mutex_);
-  Statement st(db_, "PRAGMA user_version");
+  SqlStatement st(db_, "PRAGMA user_version");
   return st.step() ? static_cast<int>(st.integer(0)) : 0;
 }
 
@@ -275,7 +232,7 @@ void JobStore::exec(const std::string& sql) const {
 
 void JobStore::insert(const JobRecord& job) {
   std::lock_guard lock(mutex_);
-  Statement st(db_, std::string("INSERT INTO jobs (") + kColumns +
+  SqlStatement st(db_, std::string("INSERT INTO jobs (") + kColumns +
                         ") VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)");
   st.bind(row_values(job));
   st.step();
@@ -284,7 +241,7 @@ void JobStore::insert(const JobRecord& job) {
 
 bool JobStore::update(const JobRecord& job) {
   std::lock_guard lock(mutex_);
-  Statement st(db_,
+  SqlStatement st(db_,
                "UPDATE jobs SET client=?2, request_id=?3, state=?4, stage=?5, progress=?6, engine=?7,"
                " params=?8, image_file=?9, audio_file=?10, output_file=?11, cache_key=?12, cached=?13,"
                " output_expired=?14, attempts=?15, result=?16, error_code=?17, error_message=?18,"
@@ -298,7 +255,7 @@ bool JobStore::update(const JobRecord& job) {
 
 void JobStore::update_progress(const std::string& id, const std::string& stage, double progress) {
   std::lock_guard lock(mutex_);
-  Statement st(db_, "UPDATE jobs SET stage=?, progress=? WHERE id=? AND state='running'");
+  SqlStatement st(db_, "UPDATE jobs SET stage=?, progress=? WHERE id=? AND state='running'");
   st.bind({stage, progress, id});
   st.step();
   cache_.set_progress(id, stage, progress);
@@ -310,7 +267,7 @@ std::vector<JobRecord> JobStore::query(const std::string& where, const std::vect
 }
 
 std::vector<JobRecord> JobStore::read_rows(const std::string& where, const std::vector<Value>& args) const {
-  Statement st(db_, std::string("SELECT ") + kColumns + " FROM jobs " + where);
+  SqlStatement st(db_, std::string("SELECT ") + kColumns + " FROM jobs " + where);
   st.bind(args);
   std::vector<JobRecord> out;
   while (st.step()) {
@@ -353,7 +310,7 @@ std::optional<JobRecord> JobStore::get(const std::string& id) const {
 
 bool JobStore::remove(const std::string& id) {
   std::lock_guard lock(mutex_);
-  Statement st(db_, "DELETE FROM jobs WHERE id=?");
+  SqlStatement st(db_, "DELETE FROM jobs WHERE id=?");
   st.bind({id});
   st.step();
   cache_.erase(id);
@@ -371,7 +328,7 @@ std::vector<std::shared_ptr<const JobRecord>> JobStore::list_records(const std::
   std::lock_guard lock(mutex_);
   std::vector<std::string> ids;
   {
-    Statement st(db_, client.empty() ? kListAll : kListClient);
+    SqlStatement st(db_, client.empty() ? kListAll : kListClient);
     if (client.empty()) st.bind({std::int64_t{limit}, std::int64_t{offset}});
     else st.bind({std::int64_t{limit}, std::int64_t{offset}, client});
     while (st.step()) ids.push_back(st.text(0));
@@ -399,14 +356,14 @@ std::vector<std::shared_ptr<const JobRecord>> JobStore::list_records(const std::
 int JobStore::count(const std::string& client) const {
   // job_counts is kept by triggers (schema step 2): one row, not one index entry per job.
   std::lock_guard lock(mutex_);
-  Statement st(db_, client.empty() ? kCountAll : kCountClient);
+  SqlStatement st(db_, client.empty() ? kCountAll : kCountClient);
   if (!client.empty()) st.bind({client});
   return st.step() ? static_cast<int>(st.integer(0)) : 0;
 }
 
 int JobStore::count_active(const std::string& client) const {
   std::lock_guard lock(mutex_);
-  Statement st(db_, kCountActive);
+  SqlStatement st(db_, kCountActive);
   st.bind({client});
   return st.step() ? static_cast<int>(st.integer(0)) : 0;
 }
@@ -417,7 +374,7 @@ std::vector<JobRecord> JobStore::list_in_state(JobState state) const {
 
 std::map<JobState, int> JobStore::count_by_state() const {
   std::lock_guard lock(mutex_);
-  Statement st(db_, "SELECT state, COUNT(*) FROM jobs GROUP BY state");
+  SqlStatement st(db_, "SELECT state, COUNT(*) FROM jobs GROUP BY state");
   std::map<JobState, int> out;
   for (JobState s : {JobState::queued, JobState::running, JobState::succeeded, JobState::failed,
                      JobState::canceled})
@@ -442,21 +399,21 @@ std::optional<JobRecord> JobStore::find_in_flight(const std::string& cache_key, 
 
 int JobStore::count_output_refs(const std::string& output_file) const {
   std::lock_guard lock(mutex_);
-  Statement st(db_, kOutputRefs);
+  SqlStatement st(db_, kOutputRefs);
   st.bind({output_file});
   return st.step() ? static_cast<int>(st.integer(0)) : 0;
 }
 
 bool JobStore::output_owned_by(const std::string& output_file, const std::string& client) const {
   std::lock_guard lock(mutex_);
-  Statement st(db_, kOutputOwned);
+  SqlStatement st(db_, kOutputOwned);
   st.bind({output_file, client});
   return st.step() && st.integer(0) > 0;
 }
 
 bool JobStore::upload_in_use(const std::string& upload_file) const {
   std::lock_guard lock(mutex_);
-  Statement st(db_, kUploadInUse);
+  SqlStatement st(db_, kUploadInUse);
   st.bind({upload_file});
   return st.step() && st.integer(0) > 0;
 }
@@ -471,11 +428,11 @@ std::vector<JobRecord> JobStore::remove_finished_before(std::int64_t before_ms, 
   std::lock_guard lock(mutex_);
   exec("BEGIN IMMEDIATE");
   try {
-    Statement st(db_, "DELETE FROM jobs WHERE id=?");
+    SqlStatement st(db_, "DELETE FROM jobs WHERE id=?");
     for (const JobRecord& job : rows) {
       st.bind({job.id});
       st.step();
-      sqlite3_reset(st.stmt);
+      st.reset();
       cache_.erase(job.id);
     }
     exec("COMMIT");
@@ -506,7 +463,7 @@ std::map<std::string, std::string> JobStore::query_plans() const {
   std::lock_guard lock(mutex_);
   std::map<std::string, std::string> plans;
   for (const auto& [name, sql] : statements) {
-    Statement st(db_, "EXPLAIN QUERY PLAN " + sql);
+    SqlStatement st(db_, "EXPLAIN QUERY PLAN " + sql);
     std::string plan;
     while (st.step()) plan += (plan.empty() ? "" : "; ") + st.text(3);
     plans[name] = plan;
@@ -516,7 +473,7 @@ std::map<std::string, std::string> JobStore::query_plans() const {
 
 void JobStore::put_remote_attempt(const RemoteAttempt& a) {
   std::lock_guard lock(mutex_);
-  Statement st(db_,
+  SqlStatement st(db_,
                "INSERT OR REPLACE INTO remote_attempts (job_id, attempt, engine, entry_id, worker, delivery,"
                " dispatched_ms, result_received) VALUES (?,?,?,?,?,?,?,?)");
   st.bind({a.job_id, std::int64_t{a.attempt}, a.engine, a.entry_id, a.worker, std::int64_t{a.delivery},
@@ -526,7 +483,7 @@ void JobStore::put_remote_attempt(const RemoteAttempt& a) {
 
 std::optional<RemoteAttempt> JobStore::remote_attempt(const std::string& job_id) const {
   std::lock_guard lock(mutex_);
-  Statement st(db_,
+  SqlStatement st(db_,
                "SELECT job_id, attempt, engine, entry_id, worker, delivery, dispatched_ms, result_received"
                " FROM remote_attempts WHERE job_id=?");
   st.bind({job_id});

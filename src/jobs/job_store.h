@@ -102,7 +102,6 @@ class JobStore {
   std::optional<RemoteAttempt> remote_attempt(const std::string& job_id) const;
 
  private:
-  struct Statement;
   void migrate();  // applies the schema steps this database lacks (constructor)
   std::vector<JobRecord> query(const std::string& where, const std::vector<Value>& args) const;  // locks
   std::vector<JobRecord> read_rows(const std::string& where, const std::vector<Value>& args) const;  // mutex_ held

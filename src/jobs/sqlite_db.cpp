@@ -40,10 +40,13 @@ void SqliteDb::rollback() noexcept { sqlite3_exec(db_, "ROLLBACK", nullptr, null
 
 int SqliteDb::changes() const { return sqlite3_changes(db_); }
 
-SqlStatement::SqlStatement(const SqliteDb& db, const std::string& sql, const std::vector<SqlValue>& values) : db_(db) {
-  sqlite3* h = db.handle();
-  if (sqlite3_prepare_v2(h, sql.c_str(), static_cast<int>(sql.size()), &stmt_, nullptr) != SQLITE_OK)
-    fail(h, "prepare '" + sql + "'");
+SqlStatement::SqlStatement(sqlite3* db, const std::string& sql, const std::vector<SqlValue>& values) : db_(db) {
+  if (sqlite3_prepare_v2(db_, sql.c_str(), static_cast<int>(sql.size()), &stmt_, nullptr) != SQLITE_OK)
+    fail(db_, "prepare '" + sql + "'");
+  if (!values.empty()) bind(values);
+}
+
+void SqlStatement::bind(const std::vector<SqlValue>& values) {
   int i = 1;
   for (const SqlValue& v : values) {
     int rc = SQLITE_OK;
@@ -53,10 +56,12 @@ SqlStatement::SqlStatement(const SqliteDb& db, const std::string& sql, const std
       rc = sqlite3_bind_int64(stmt_, i, *n);
     else
       rc = sqlite3_bind_double(stmt_, i, std::get<double>(v));
-    if (rc != SQLITE_OK) fail(h, "bind");
+    if (rc != SQLITE_OK) fail(db_, "bind");
     ++i;
   }
 }
+
+void SqlStatement::reset() { sqlite3_reset(stmt_); }
 
 SqlStatement::~SqlStatement() { sqlite3_finalize(stmt_); }
 
@@ -64,7 +69,7 @@ bool SqlStatement::step() {
   int rc = sqlite3_step(stmt_);
   if (rc == SQLITE_ROW) return true;
   if (rc == SQLITE_DONE) return false;
-  fail(db_.handle(), "step");
+  fail(db_, "step");
 }
 
 std::string SqlStatement::text(int column) const {

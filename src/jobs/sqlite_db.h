@@ -61,13 +61,20 @@ class SqliteDb {
 };
 
 // One prepared statement, finalized when it goes out of scope. Errors → Error(internal).
+// Used by JobStore on its own connection too (the raw-handle constructor).
 class SqlStatement {
  public:
-  SqlStatement(const SqliteDb& db, const std::string& sql, const std::vector<SqlValue>& values = {});
+  SqlStatement(const SqliteDb& db, const std::string& sql, const std::vector<SqlValue>& values = {})
+      : SqlStatement(db.handle(), sql, values) {}
+  SqlStatement(sqlite3* db, const std::string& sql, const std::vector<SqlValue>& values = {});
   ~SqlStatement();
   SqlStatement(const SqlStatement&) = delete;
   SqlStatement& operator=(const SqlStatement&) = delete;
 
+  // Binds `values` to parameters 1, 2, … (after reset(), for the next run).
+  void bind(const std::vector<SqlValue>& values);
+  // Ready to run again, the bound values kept until bind() replaces them.
+  void reset();
   // True while there is a row to read.
   bool step();
   std::string text(int column) const;
@@ -75,7 +82,7 @@ class SqlStatement {
   double real(int column) const;
 
  private:
-  const SqliteDb& db_;
+  sqlite3* db_;
   sqlite3_stmt* stmt_ = nullptr;
 };
 
