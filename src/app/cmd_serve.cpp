@@ -26,6 +26,7 @@
 #include <thread>
 
 #include "app/commands.h"
+#include "app/process_support.h"
 #include "engine/external/engine_declaration.h"
 #include "http/http_server.h"
 #include "http/outbound/webhook_transport.h"
@@ -256,12 +257,7 @@ int run_serve(CLI::App& cmd, ServeOptions o) {
   }
 
   // Block the shutdown signals in every thread; only the signal thread receives them.
-  sigset_t signals;
-  sigemptyset(&signals);
-  sigaddset(&signals, SIGINT);
-  sigaddset(&signals, SIGTERM);
-  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
-  ::signal(SIGPIPE, SIG_IGN);  // a client that hangs up must not kill the server
+  const sigset_t signals = block_stop_signals();  // a client that hangs up must not kill the server
 
   try {
     jobs::ServiceConfig sc;
@@ -398,14 +394,8 @@ int run_serve(CLI::App& cmd, ServeOptions o) {
     log::info("stopped", {{"clean", ok}});
     if (!o.port_file.empty()) std::remove(o.port_file.c_str());
     return ok || received ? 0 : 1;
-  } catch (const Error& e) {
-    log::error("serve failed", {{"code", e.code_name()}, {"error", e.message()}});
-    std::cerr << "error (" << e.code_name() << "): " << e.message() << "\n";
-    return e.code() == ErrorCode::invalid_config ? 2 : 1;
-  } catch (const std::exception& e) {
-    log::error("serve failed", {{"error", e.what()}});
-    std::cerr << "error: " << e.what() << "\n";
-    return 1;
+  } catch (...) {
+    return exit_status_for_current_error("serve failed", {ErrorCode::invalid_config});
   }
 }
 

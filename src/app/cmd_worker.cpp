@@ -12,6 +12,7 @@
 #include <iostream>
 
 #include "app/commands.h"
+#include "app/process_support.h"
 #include "engine/engine.h"
 #include "engine/external/engine_declaration.h"
 #include "http/worker_file_client.h"
@@ -41,12 +42,7 @@ struct WorkerOptions {
 
 int run_worker(const WorkerOptions& o) {
   log::init(log::parse_level(o.log_level), o.log_file);
-  sigset_t signals;
-  sigemptyset(&signals);
-  sigaddset(&signals, SIGINT);
-  sigaddset(&signals, SIGTERM);
-  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
-  ::signal(SIGPIPE, SIG_IGN);
+  const sigset_t signals = block_stop_signals();
   // External engines are declared as for `serve` and `generate`; their processes end with us.
   struct EnginesStop {
     ~EnginesStop() { engine::stop_external_engines(); }
@@ -81,14 +77,8 @@ int run_worker(const WorkerOptions& o) {
     log::info("shutdown requested", {{"signal", sig == SIGTERM ? "SIGTERM" : "SIGINT"}, {"worker", worker.id()}});
     worker.stop(std::chrono::seconds(std::max(0, o.shutdown_grace_s)));
     return 0;
-  } catch (const Error& e) {
-    log::error("worker failed", {{"code", e.code_name()}, {"error", e.message()}});
-    std::cerr << "error (" << e.code_name() << "): " << e.message() << "\n";
-    return e.code() == ErrorCode::invalid_config || e.code() == ErrorCode::invalid_param ? 2 : 1;
-  } catch (const std::exception& e) {
-    log::error("worker failed", {{"error", e.what()}});
-    std::cerr << "error: " << e.what() << "\n";
-    return 1;
+  } catch (...) {
+    return exit_status_for_current_error("worker failed", {ErrorCode::invalid_config, ErrorCode::invalid_param});
   }
 }
 
