@@ -435,11 +435,16 @@ struct Mp4Writer::Impl {
                                            " is one too many.");
     try {
       check(av_frame_make_writable(picture.get()), "preparing a video frame");
-      // Through a padded buffer: swscale reads past the end of a row (see padded_bgr.h).
-      cv::Mat& source = scratch.fit(bgr.rows, bgr.cols);
-      bgr.copyTo(source);
-      const uint8_t* src[1] = {source.data};
-      const int stride[1] = {static_cast<int>(source.step[0])};
+      // swscale reads past the end of a row (see padded_bgr.h): a frame without that room
+      // is copied into a padded buffer first.
+      const cv::Mat* source = &bgr;
+      if (!PaddedBgr::has_room(bgr)) {
+        cv::Mat& padded = scratch.fit(bgr.rows, bgr.cols);
+        bgr.copyTo(padded);
+        source = &padded;
+      }
+      const uint8_t* src[1] = {source->data};
+      const int stride[1] = {static_cast<int>(source->step[0])};
       sws_scale(scaler.get(), src, stride, 0, bgr.rows, picture->data, picture->linesize);
       picture->pts = frames_written;
       encode(video.get(), video_stream, picture.get());

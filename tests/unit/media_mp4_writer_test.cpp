@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "media/mp4_writer.h"
+#include "media/padded_bgr.h"
 #include "media/video_reader.h"
 #include "support/test_media.h"
 #include "util/error.h"
@@ -487,6 +488,21 @@ TEST(VideoReader, WritesNothingOutsideTheFrame) {
     }
     EXPECT_EQ(frames, 5);
   }
+}
+
+// Pictures from PaddedBgr have the room swscale needs after every row; an ordinary Mat, or a
+// view reaching its parent's right edge, does not, and the writer copies it first.
+TEST(PaddedBgr, TellsWhichPicturesHaveRoomAfterTheirRows) {
+  PaddedBgr padded;
+  const cv::Mat& picture = padded.fit(98, 250);
+  EXPECT_EQ(picture.size(), cv::Size(250, 98));
+  EXPECT_EQ(picture.type(), CV_8UC3);
+  EXPECT_TRUE(PaddedBgr::has_room(picture));
+  EXPECT_FALSE(PaddedBgr::has_room(cv::Mat(98, 250, CV_8UC3)));
+  cv::Mat wide(98, 250 + PaddedBgr::kReach, CV_8UC3);
+  EXPECT_TRUE(PaddedBgr::has_room(wide(cv::Rect(0, 0, 250, 97))));
+  EXPECT_FALSE(PaddedBgr::has_room(wide(cv::Rect(PaddedBgr::kReach, 0, 250, 98))));
+  EXPECT_FALSE(PaddedBgr::has_room(cv::Mat()));
 }
 
 TEST(VideoReader, RefusesFilesWithoutVideo) {
