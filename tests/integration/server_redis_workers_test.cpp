@@ -2,15 +2,19 @@
 // within lease + 1 s, the video made once); a job three times longer than the lease (runs
 // once); a SIGSTOPped worker resumed after its lease was taken (no second result); a job
 // that kills every worker that runs it (dead-lettered after 3 deliveries, failed cleanly);
-// a graceful stop that hands a job back. Real redis-server, server and worker processes.
+// a graceful stop that hands a job back; a job past the server's --job-timeout-s (stopped on
+// its worker, failed as job_timeout). Real redis-server, server and worker processes.
 #include "integration/server_redis_support.h"
 
 namespace sonic::test {
 namespace {
 
 struct Cluster {
+  // `server_extra`: more `serve` flags.
+  explicit Cluster(std::vector<std::string> server_extra = {}) : server(redis_server_args(redis, std::move(server_extra))) {}
+
   RedisProcess redis;
-  ServerProcess server{redis_server_args(redis)};
+  ServerProcess server;
   std::vector<std::unique_ptr<WorkerProcess>> workers;
   std::unique_ptr<httplib::Client> c = server.client();
 
@@ -183,6 +187,27 @@ TEST(ServerRedisWorkers, AGracefulStopHandsTheJobBackToAnotherWorker) {
   EXPECT_EQ(next.log_lines("job taken", id).size(), 1u) << "a new delivery, not a takeover";
   EXPECT_EQ(metric_value(*k.c, "sonic_lease_takeovers_total"), 0);
   EXPECT_EQ(k.redis.integer({"XLEN", "sonic:dead"}), 0);
+}
+
+// The server's wall-clock limit holds for jobs run on workers too: past --job-timeout-s the
+// run is stopped on its worker and the job fails as job_timeout (not canceled), no video kept.
+TEST(ServerRedisWorkers, AJobPastTheServersTimeoutIsStoppedOnItsWorkerAndFails) {
+  Cluster k({"--job-timeout-s", "3"});
+  WorkerProcess& worker = k.add_worker();
+  ASSERT_TRUE(k.all_listed());
+  std::string id = submit_async(*k.c, long_job(34));
+  ASSERT_TRUE(eventually([&] { return get_job(*k.c, id).value("status", "") == "running"; }, 30s));
+  const auto started = std::chrono::steady_clock::now();
+  json job = wait_job(*k.c, id, 60s);
+  const double after_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+  ASSERT_EQ(job["status"], "failed") << job.dump();
+  EXPECT_EQ(job["error"]["code"], "job_timeout") << job.dump();
+  EXPECT_LE(after_s, 3.0 + 5.0) << "the limit is 3 s";
+  // The worker stopped the run (it learns of it at its next lease renewal) and made no video.
+  EXPECT_TRUE(eventually([&] { return !worker.log_lines("job canceled", id).empty(); }, 10s)) << worker.log_tail();
+  EXPECT_TRUE(worker.log_lines("job finished", id).empty());
+  EXPECT_EQ(k.outputs(), 0u);
+  EXPECT_TRUE(eventually([&] { return workers_running(*k.c, id).empty(); }, 10s));
 }
 
 }  // namespace

@@ -216,7 +216,9 @@ bool RedisDispatcher::dispatch(const std::string& job_id) {
   return true;
 }
 
-bool RedisDispatcher::cancel(const std::string& job_id) {
+bool RedisDispatcher::cancel(const std::string& job_id) { return stop_outstanding(job_id, false); }
+
+bool RedisDispatcher::stop_outstanding(const std::string& job_id, bool timed_out) {
   Outstanding out;
   {
     std::lock_guard lock(mutex_);
@@ -242,14 +244,41 @@ bool RedisDispatcher::cancel(const std::string& job_id) {
   }
   auto job = context_.store.get(job_id);
   if (job && !is_final(job->state)) {
-    job->state = JobState::canceled;
-    job->error_code = "canceled";
-    job->error_message = out.running ? "Canceled while running." : "Canceled before it started.";
-    job->finished_ms = now_ms();
-    context_.updates.finish(*job);
+    if (timed_out) {
+      fail_job(*job, std::string(code_name(ErrorCode::job_timeout)),
+               "The job ran longer than the limit of " +
+                   std::to_string(std::chrono::duration_cast<std::chrono::seconds>(context_.deadlines.limit()).count()) +
+                   " s and was stopped; lower duration, fps or min_resolution.",
+               "");
+    } else {
+      job->state = JobState::canceled;
+      job->error_code = "canceled";
+      job->error_message = out.running ? "Canceled while running." : "Canceled before it started.";
+      job->finished_ms = now_ms();
+      context_.updates.finish(*job);
+    }
   }
-  log::info("remote job canceled", {{"job_id", job_id}, {"attempt", out.attempt.attempt}, {"running", out.running}});
+  log::info(timed_out ? "remote job timed out" : "remote job canceled",
+            {{"job_id", job_id}, {"attempt", out.attempt.attempt}, {"running", out.running}});
   return true;
+}
+
+void RedisDispatcher::time_out_overdue() {
+  const auto limit_ms = static_cast<std::int64_t>(context_.deadlines.limit().count());
+  if (limit_ms <= 0) return;
+  std::vector<std::string> running;
+  {
+    std::lock_guard lock(mutex_);
+    for (const auto& [id, out] : outstanding_)
+      if (out.running) running.push_back(id);
+  }
+  const std::int64_t now = now_ms();
+  for (const auto& id : running) {
+    auto job = context_.store.get(id);
+    // Counted from this attempt's start, as for a local run (a run taken over starts anew).
+    if (job && job->state == JobState::running && job->started_ms > 0 && now - job->started_ms > limit_ms)
+      stop_outstanding(id, true);
+  }
 }
 
 void RedisDispatcher::fail_job(JobRecord& job, const std::string& code, const std::string& message,
@@ -288,6 +317,7 @@ void RedisDispatcher::watch_loop(std::stop_token stop) {
       }
       for (const auto& engine : engines) leases_.reap_dead(commands_, engine, config_.lease);
       check_lost_writes(commands_);
+      time_out_overdue();
       refresh_metrics(commands_);
       if (reported) log::info("Redis reachable again", {{"redis", config_.redis.display()}});
       reported = false;

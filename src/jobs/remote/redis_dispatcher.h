@@ -149,6 +149,13 @@ class RedisDispatcher : public Dispatcher {
   void apply(const WorkerEvent& event);
   void fail_job(JobRecord& job, const std::string& code, const std::string& message, const std::string& field);
   void check_lost_writes(RedisConnection& redis);
+  // Ends an outstanding job: the worker running it is told to stop (a cancel mark it reads
+  // at its next renewal), an entry nobody took is withdrawn, and the job is finished as
+  // canceled or, `timed_out`, failed with job_timeout. False when it was not outstanding.
+  bool stop_outstanding(const std::string& job_id, bool timed_out);
+  // Running jobs older than the server's --job-timeout-s are stopped (timed out); the local
+  // deadline thread cannot reach a run on another machine.
+  void time_out_overdue();
   void refresh_metrics(RedisConnection& redis);
   // The verified attempt of a file URL, else Error(forbidden); with mutex_ held.
   Outstanding& verified_attempt(const std::string& job_id, FileGrant grant, const std::string& attempt,
