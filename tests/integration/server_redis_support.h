@@ -164,14 +164,17 @@ inline pid_t worker_running(httplib::Client& c, const std::string& job_id) {
 }
 
 // A job long enough to be caught running and to outlive several 2 s leases: the 7 s
-// recording at a large size and frame rate (about 10–17 s on the 2-core test machine in a
-// release build; smaller under the sanitizers, which run it several times slower).
-inline httplib::MultipartFormDataItems long_job(int seed = 0) {
+// recording at a large size and frame rate (about 5–17 s on the 2-core test machines in a
+// release build, depending on the CPU and the load; smaller under the sanitizers, which run
+// it several times slower).
+// `duration_s` > 0: that long instead of the recording's 7.1 s (the rest silent).
+inline httplib::MultipartFormDataItems long_job(int seed = 0, double duration_s = 0) {
 #if defined(__SANITIZE_ADDRESS__)
   json config = {{"min_resolution", 512}, {"fps", 30}, {"seed", seed}};  // 384 px at 25 fps once ran 5 s: too short
 #else
   json config = {{"min_resolution", 1024}, {"fps", 60}, {"seed", seed}};
 #endif
+  if (duration_s > 0) config["duration"] = duration_s;
   return {file_part("image", fixture("portrait.png"), "image/png"),
           file_part("audio", fixture("speech_en_7s.wav"), "audio/wav"), text_part("config", config.dump())};
 }
