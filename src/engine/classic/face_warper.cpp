@@ -132,10 +132,10 @@ __attribute__((target("avx2"))) inline __m256i blend_channel(const Taps& t, __m2
   return _mm256_srli_epi32(_mm256_add_epi32(sum, t.half), kWeightBits);
 }
 
-// Eight pixels at a time with AVX2 (chosen at run time): positions in double as above, the
-// four taps of each pixel fetched with gathers of 4 bytes (B G R and one byte of the next
-// pixel), each channel's two horizontal taps paired in 16-bit lanes so one multiply-add
-// blends them, then the two rows the same way. Blocks that reach the picture's edge (where
+// Eight pixels at a time with AVX2 (chosen at run time): positions in double as above, each
+// pixel's two rows of taps fetched with one 8-byte load per row, each channel's two
+// horizontal taps paired in 16-bit lanes so one multiply-add blends them, then the two rows
+// the same way. Blocks that reach the picture's edge (where
 // taps are clamped) and the span's last few pixels go through warp_pixel. No FMA: a fused
 // multiply-add would round positions differently from the portable code.
 __attribute__((target("avx2"))) void warp_span_avx2(const uchar* source, size_t step, int last_x, int last_y,
@@ -159,7 +159,7 @@ __attribute__((target("avx2"))) void warp_span_avx2(const uchar* source, size_t 
     const __m256i iy = _mm256_set_m128i(_mm256_cvtpd_epi32(_mm256_add_pd(sy0, _mm256_mul_pd(hi, dy))),
                                         _mm256_cvtpd_epi32(_mm256_add_pd(sy0, _mm256_mul_pd(lo, dy))));
     const __m256i px = _mm256_srai_epi32(ix, kStepBits), py = _mm256_srai_epi32(iy, kStepBits);
-    // Inside: 0 ≤ px ≤ last_x - 2 (a 4-byte read at the right tap stays in the row) and
+    // Inside: 0 ≤ px ≤ last_x - 2 (an 8-byte read at the left tap stays in the row) and
     // 0 ≤ py ≤ last_y - 1, for all eight.
     const __m256i outside = _mm256_or_si256(
         _mm256_or_si256(_mm256_cmpgt_epi32(px, limit_x), _mm256_cmpgt_epi32(py, limit_y)),
