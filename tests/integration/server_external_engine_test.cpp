@@ -4,7 +4,9 @@
 // engine "sonic": exact frames, the original audio, lip sync by our own scorer; progress
 // stages over SSE; fps resampling; full_frame paste-back with its seam measured;
 // align_mouth on an engine whose mouth lags; classic and sonic serving at the same time with
-// --workers 1; the CLI; /api/engines, /readyz, /metrics; nothing left in the work folders.
+// --workers 1; the CLI; /api/engines, /readyz, /metrics; face_index resolved to a face_box
+// (or reported ignored by an engine that takes none); nothing left in the work folders.
+#include <opencv2/imgcodecs.hpp>
 #include <opencv2/imgproc.hpp>
 
 #include "integration/server_external_engine_support.h"
@@ -132,6 +134,54 @@ TEST_F(ServerExternalEngine, GenerateWithSonicGivesExactFramesOriginalAudioAndSy
             std::string::npos);
   // The adapter never called the official process() (its shell-built ffmpeg command).
   EXPECT_EQ(log.find("process() was called"), std::string::npos);
+}
+
+// face_index with an engine that finds the face itself: the server finds the face that
+// face_index names (the same detection as POST /api/faces) and sends its box as face_box, so
+// the engine crops around that face and not the one its own detector picks (the largest).
+TEST_F(ServerExternalEngine, FaceIndexPicksTheSameFaceAsTheFaceCheck) {
+  TempDir dir;
+  const cv::Mat portrait = cv::imread(fixture("portrait.png").string(), cv::IMREAD_COLOR);
+  ASSERT_FALSE(portrait.empty());
+  cv::Mat two(portrait.rows, portrait.cols * 2 - portrait.cols * 3 / 10, CV_8UC3, cv::Scalar(128, 128, 128));
+  portrait.copyTo(two(cv::Rect(0, 0, portrait.cols, portrait.rows)));
+  cv::Mat small;
+  cv::resize(portrait, small, cv::Size(), 0.7, 0.7, cv::INTER_AREA);
+  small.copyTo(two(cv::Rect(portrait.cols, (portrait.rows - small.rows) / 2, small.cols, small.rows)));
+  const fs::path picture = dir / "two.png";
+  ASSERT_TRUE(cv::imwrite(picture.string(), two));
+
+  auto c = server_->client();
+  auto r = c->Post("/api/faces", httplib::MultipartFormDataItems{file_part("image", picture, "image/png")});
+  ASSERT_TRUE(r);
+  ASSERT_EQ(r->status, 200) << r->body;
+  const json faces = body_json(r)["faces"];
+  ASSERT_EQ(faces.size(), 2u) << r->body;
+  const auto box_of = [](const json& b) {
+    return cv::Rect(b["x"].get<int>(), b["y"].get<int>(), b["width"].get<int>(), b["height"].get<int>());
+  };
+  const auto crop_centre = [](const json& result) {
+    const json& b = result["crop_box"];
+    return cv::Point(b[0].get<int>() + b[2].get<int>() / 2, b[1].get<int>() + b[3].get<int>() / 2);
+  };
+  for (int index : {0, 1}) {
+    SCOPED_TRACE("face_index " + std::to_string(index));
+    const cv::Rect face = box_of(faces[static_cast<std::size_t>(index)]["box"]);
+    r = c->Post("/api/sonic/generate", engine_job("sonic", {{"face_index", index}, {"duration", 0.5}}, picture));
+    ASSERT_TRUE(r);
+    ASSERT_EQ(r->status, 200) << r->body;
+    const json result = body_json(r)["result"];
+    EXPECT_TRUE(face.contains(crop_centre(result))) << "crop " << result["crop_box"] << ", face " << face;
+    if (index == 1) {
+      // The face it was given, the check's box to the pixel.
+      EXPECT_EQ(result["params"]["face_box"], json::array({face.x, face.y, face.width, face.height})) << result.dump();
+    }
+    for (const auto& i : result["ignored_params"]) EXPECT_NE(i["param"], "face_index") << result.dump();
+  }
+  // Past the last face: refused by name, as for the classic engine.
+  r = c->Post("/api/sonic/generate", engine_job("sonic", {{"face_index", 2}, {"duration", 0.5}}, picture));
+  ASSERT_TRUE(r);
+  EXPECT_EQ(body_json(r)["field"], "face_index") << r->body;
 }
 
 TEST_F(ServerExternalEngine, OtherFrameRatesAreResampledToExactCounts) {
@@ -322,6 +372,15 @@ TEST(ServerExternalEngineConfig, TheConfigFileDeclaresTheExampleEngine) {
   bool ignored = false;
   for (const auto& i : answer["result"]["ignored_params"]) ignored |= i["param"] == "dynamic_scale";
   EXPECT_TRUE(ignored) << answer.dump();
+  // An engine that takes no face_box cannot be told another face: face_index is reported
+  // ignored, not silently dropped.
+  r = c->Post("/api/sonic/generate", engine_job("example", {{"face_index", 1}, {"fps", 30}, {"duration", 1.0}}));
+  ASSERT_TRUE(r);
+  ASSERT_EQ(r->status, 200) << r->body;
+  ignored = false;
+  const json other = body_json(r);
+  for (const auto& i : other["result"]["ignored_params"]) ignored |= i["param"] == "face_index";
+  EXPECT_TRUE(ignored) << r->body;
   EXPECT_EQ(entries_in(server.data_dir() / "tmp"), 0u);
 }
 

@@ -10,11 +10,14 @@
 #include <random>
 
 #include "engine/external/engine_declaration.h"
+#include "engine/face_check.h"
 #include "engine/finish/video_finisher.h"
 #include "media/audio.h"
+#include "face/face_cache.h"
 #include "media/image.h"
 #include "util/error.h"
 #include "util/log.h"
+#include "util/sha256.h"
 
 namespace sonic::engine::external {
 namespace fs = std::filesystem;
@@ -68,6 +71,20 @@ void add_ignored(std::vector<IgnoredParam>& to, const std::vector<IgnoredParam>&
 }
 
 }  // namespace
+
+std::vector<IgnoredParam> ExternalEngine::choose_face(const cv::Mat& picture, const fs::path& image,
+                                                      GenerationParams& params) const {
+  if (params.face_index <= 0 || params.face_box) return {};
+  const auto& accepted = parameters().accepted;
+  if (std::find(accepted.begin(), accepted.end(), "face_box") == accepted.end())
+    return {{"face_index", "this engine finds the face itself and takes no face_box to be told another"}};
+  // The same detection as POST /api/faces and the classic engine (cached by the picture's
+  // sha256), so face_index names the same face everywhere.
+  const auto faces = face::faces_in_picture(sha256_file_hex(image), picture);
+  const cv::Rect box = speaking_face(*faces, params.face_index).box;
+  params.face_box = std::array<int, 4>{box.x, box.y, box.width, box.height};
+  return {};
+}
 
 void write_wav(const fs::path& path, const media::PcmAudio& audio) {
   std::ofstream out(path, std::ios::binary | std::ios::trunc);
@@ -171,6 +188,7 @@ EngineResult ExternalEngine::generate(const JobInput& job, const ProgressCallbac
   auto stage_start = Clock::now();
   report("load", 0.0);
   cv::Mat picture = media::decode_image(job.image, job.limits);
+  const std::vector<IgnoredParam> face_ignored = choose_face(picture, job.image, result.params);
   media::PcmAudio analysis = media::decode_audio(job.audio, kHandOffSampleRate, job.limits);
   media::PcmAudio output_audio = media::decode_audio(job.audio, 48000, job.limits);
   const double duration = job.params.duration_s.value_or(analysis.duration_s());
@@ -239,6 +257,7 @@ EngineResult ExternalEngine::generate(const JobInput& job, const ProgressCallbac
   result.duration_s = duration;
   result.engine_version = version();
   result.ignored = parameters().ignored;
+  add_ignored(result.ignored, face_ignored);
   add_ignored(result.ignored, done.ignored);
   add_ignored(result.ignored, finished.ignored);
   result.device = done.device;

@@ -7,10 +7,11 @@
 // 16 kHz WAV), hands the job to the process, relays its progress as the first 90 % of the
 // job, then finishes the video with the shared finishing step (finish/): frame-rate
 // resampling, full_frame paste-back, align_mouth, our MP4 writer. The work folder is
-// removed on every way out.
+// removed on every way out. face_index is resolved here for engines that take face_box.
 #pragma once
 
 #include <memory>
+#include <opencv2/core.hpp>
 
 #include "engine/engine.h"
 #include "engine/external/engine_process.h"
@@ -29,6 +30,12 @@ class ExternalEngine : public Engine {
   EngineResult generate(const JobInput& job, const ProgressCallback& progress, const CancelToken& cancel) override;
 
  private:
+  // face_index > 0 without a face_box: for an engine that takes face_box, the server finds
+  // that face and sets face_box to its box (so face_index means the same face as in
+  // POST /api/faces); for one that does not, the answer is face_index ignored.
+  std::vector<IgnoredParam> choose_face(const cv::Mat& picture, const std::filesystem::path& image,
+                                        GenerationParams& params) const;
+
   std::string name_;
   std::shared_ptr<EngineProcess> process_;
 };
