@@ -6,12 +6,12 @@
 // align_mouth on an engine whose mouth lags; classic and sonic serving at the same time with
 // --workers 1; the CLI; /api/engines, /readyz, /metrics; face_index resolved to a face_box
 // (or reported ignored by an engine that takes none); nothing left in the work folders.
-#include <opencv2/imgcodecs.hpp>
 #include <opencv2/imgproc.hpp>
 
 #include "integration/server_external_engine_support.h"
 #include "media/video_reader.h"
 #include "quality/score.h"
+#include "support/test_pictures.h"
 
 namespace sonic::test {
 namespace {
@@ -141,15 +141,8 @@ TEST_F(ServerExternalEngine, GenerateWithSonicGivesExactFramesOriginalAudioAndSy
 // the engine crops around that face and not the one its own detector picks (the largest).
 TEST_F(ServerExternalEngine, FaceIndexPicksTheSameFaceAsTheFaceCheck) {
   TempDir dir;
-  const cv::Mat portrait = cv::imread(fixture("portrait.png").string(), cv::IMREAD_COLOR);
-  ASSERT_FALSE(portrait.empty());
-  cv::Mat two(portrait.rows, portrait.cols * 2 - portrait.cols * 3 / 10, CV_8UC3, cv::Scalar(128, 128, 128));
-  portrait.copyTo(two(cv::Rect(0, 0, portrait.cols, portrait.rows)));
-  cv::Mat small;
-  cv::resize(portrait, small, cv::Size(), 0.7, 0.7, cv::INTER_AREA);
-  small.copyTo(two(cv::Rect(portrait.cols, (portrait.rows - small.rows) / 2, small.cols, small.rows)));
   const fs::path picture = dir / "two.png";
-  ASSERT_TRUE(cv::imwrite(picture.string(), two));
+  ASSERT_NO_FATAL_FAILURE(write_two_faces_picture(picture));
 
   auto c = server_->client();
   auto r = c->Post("/api/faces", httplib::MultipartFormDataItems{file_part("image", picture, "image/png")});

@@ -10,6 +10,7 @@
 #include "integration/python_server.h"
 #include "integration/server_process.h"
 #include "media/video_reader.h"
+#include "support/test_pictures.h"
 
 namespace sonic::test {
 namespace {
@@ -71,13 +72,7 @@ class ServerFaces : public ::testing::Test {
     dir_ = new TempDir();
     const cv::Mat portrait = cv::imread(fixture("portrait.png").string(), cv::IMREAD_COLOR);
     ASSERT_FALSE(portrait.empty());
-    // Two faces: the portrait, and beside it the portrait at 70 %, on a grey canvas.
-    cv::Mat two(portrait.rows, portrait.cols * 2 - portrait.cols * 3 / 10, CV_8UC3, cv::Scalar(128, 128, 128));
-    portrait.copyTo(two(cv::Rect(0, 0, portrait.cols, portrait.rows)));
-    cv::Mat small;
-    cv::resize(portrait, small, cv::Size(), 0.7, 0.7, cv::INTER_AREA);
-    small.copyTo(two(cv::Rect(portrait.cols, (portrait.rows - small.rows) / 2, small.cols, small.rows)));
-    ASSERT_TRUE(cv::imwrite((*dir_ / "two.png").string(), two));
+    ASSERT_NO_FATAL_FAILURE(write_two_faces_picture(*dir_ / "two.png"));
     // No face: a smooth gradient.
     cv::Mat none(360, 480, CV_8UC3);
     for (int y = 0; y < none.rows; ++y)
