@@ -18,7 +18,7 @@
 #include <vector>
 
 #include "bench_server.h"
-#include "jobs/job_store.h"
+#include "jobs/sqlite_job_store.h"
 
 using namespace sonic;
 using bench::Clock;
@@ -79,7 +79,7 @@ int main(int argc, char** argv) {
   fs::path dir = fs::temp_directory_path() / ("sonic-store-bench-" + std::to_string(std::random_device{}()));
   fs::create_directories(dir);
   {
-    jobs::JobStore store(dir / "sonic.db");
+    jobs::SqliteJobStore store(dir / "sonic.db");
     std::printf("job_store_bench: %d jobs (3 clients: 70 %% alice, 20 %% bob, 10 %% carol), schema %d\n", rows,
                 store.schema_version());
     for (int i = 0; i < rows; ++i) {

@@ -37,7 +37,7 @@ JobService::JobService(ServiceConfig config)
     fs::create_directories(dir, ec);
     if (ec) throw Error(ErrorCode::internal, "cannot create " + dir.string() + ": " + ec.message());
   }
-  store_ = std::make_unique<JobStore>(config_.data_dir / "sonic.db");
+  store_ = std::make_unique<SqliteJobStore>(config_.data_dir / "sonic.db");
   updates_ = std::make_unique<JobUpdates>(*store_, events_, uploads_dir_);
   idempotency_ = std::make_unique<IdempotencyStore>(config_.data_dir / "sonic.db", config_.idempotency_keep);
   webhooks_ = std::make_unique<WebhookSender>(config_.data_dir / "sonic.db", config_.webhooks,

@@ -38,7 +38,7 @@
 #include "jobs/job.h"
 #include "jobs/job_deadlines.h"
 #include "jobs/job_events.h"
-#include "jobs/job_store.h"
+#include "jobs/sqlite_job_store.h"
 #include "jobs/job_updates.h"
 #include "jobs/remote/redis_dispatcher.h"
 #include "jobs/storage_health.h"
@@ -219,7 +219,7 @@ class JobService {
 
   ServiceConfig config_;
   std::filesystem::path uploads_dir_, outputs_dir_, tmp_dir_;
-  std::unique_ptr<JobStore> store_;
+  std::unique_ptr<SqliteJobStore> store_;  // reached through JobStore& by everything but StorageHealth
   std::unique_ptr<IdempotencyStore> idempotency_;
   std::unique_ptr<WebhookSender> webhooks_;  // its threads: start() to stop()
   std::unique_ptr<StorageHealth> storage_;  // watches store_'s file and the disk

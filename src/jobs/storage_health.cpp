@@ -17,13 +17,13 @@ std::optional<std::uint64_t> free_bytes(const fs::path& path) {
   return static_cast<std::uint64_t>(vfs.f_bavail) * vfs.f_frsize;
 }
 
-StorageHealth::StorageHealth(JobStore& store, fs::path data_dir, std::uint64_t min_free_bytes)
+StorageHealth::StorageHealth(SqliteJobStore& store, fs::path data_dir, std::uint64_t min_free_bytes)
     : store_(store), data_dir_(std::move(data_dir)), min_free_bytes_(min_free_bytes) {}
 
 std::optional<std::string> StorageHealth::database_problem() {
   const auto state = store_.file_state();
-  if (state == JobStore::FileState::same && lost_.empty()) return std::nullopt;
-  if (state == JobStore::FileState::deleted && lost_.empty()) {
+  if (state == SqliteJobStore::FileState::same && lost_.empty()) return std::nullopt;
+  if (state == SqliteJobStore::FileState::deleted && lost_.empty()) {
     log::error("the job database was deleted while the server was running; writing it back from the open connection",
                {{"path", store_.path().string()}});
     try {
@@ -37,7 +37,7 @@ std::optional<std::string> StorageHealth::database_problem() {
       lost_ = "the job database " + store_.path().string() + " was deleted and could not be restored (" + e.what() +
               "); restart the server";
     }
-  } else if (state == JobStore::FileState::replaced && lost_.empty()) {
+  } else if (state == SqliteJobStore::FileState::replaced && lost_.empty()) {
     fs::path aside = store_.path();
     aside += ".replaced-" + std::to_string(now_ms());
     std::string saved;

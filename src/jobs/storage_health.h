@@ -10,12 +10,12 @@
 //   writing jobs nobody can read back after a restart, orphaning every video. What happens
 //   (docs/jobs.md):
 //     deleted (the path has no file)  → an error is logged and the database is written
-//       back to its path from the open connection (JobStore::restore_file), every job in
+//       back to its path from the open connection (SqliteJobStore::restore_file), every job in
 //       it; the service goes on. If that fails: not ready, new jobs refused (507), the
 //       error logged on every check.
 //     replaced (the path names another file, e.g. a backup moved into place) → the other
 //       file is not touched; the server's own database moves aside to
-//       sonic.db.replaced-<unix ms> (JobStore::move_aside: its WAL must not stay paired with
+//       sonic.db.replaced-<unix ms> (SqliteJobStore::move_aside: its WAL must not stay paired with
 //       the new file by name), where the jobs already accepted go on and finish; /readyz
 //       fails, new jobs are refused (507), and the error says to restart.
 //
@@ -29,13 +29,13 @@
 #include <optional>
 #include <string>
 
-#include "jobs/job_store.h"
+#include "jobs/sqlite_job_store.h"
 
 namespace sonic::jobs {
 
 class StorageHealth {
  public:
-  StorageHealth(JobStore& store, std::filesystem::path data_dir, std::uint64_t min_free_bytes);
+  StorageHealth(SqliteJobStore& store, std::filesystem::path data_dir, std::uint64_t min_free_bytes);
 
   // Empty when healthy, else why not (for /readyz). Repairs a deleted database (above).
   std::string check();
@@ -49,7 +49,7 @@ class StorageHealth {
   std::optional<std::string> database_problem();  // with mutex_ held
   std::optional<std::string> space_problem(std::uint64_t incoming_bytes) const;
 
-  JobStore& store_;
+  SqliteJobStore& store_;
   const std::filesystem::path data_dir_;
   const std::uint64_t min_free_bytes_;
   std::mutex mutex_;

@@ -4,7 +4,7 @@
 #include <sqlite3.h>
 
 #include "jobs/job_record_cache.h"
-#include "jobs/job_store.h"
+#include "jobs/sqlite_job_store.h"
 #include "jobs/sha256.h"
 #include "support/test_media.h"
 #include "util/error.h"
@@ -38,7 +38,7 @@ void run_sql(const std::filesystem::path& db_path, const std::string& sql) {
 
 TEST(JobStoreSchema, NewDatabaseHasEveryStep) {
   test::TempDir dir;
-  JobStore store(dir / "jobs.db");
+  SqliteJobStore store(dir / "jobs.db");
   EXPECT_GE(store.schema_version(), 1);
 }
 
@@ -55,7 +55,7 @@ TEST(JobStoreSchema, DatabaseOfTheFirstReleaseIsMigratedWithItsRows) {
           " created_ms INTEGER NOT NULL, started_ms INTEGER NOT NULL, finished_ms INTEGER NOT NULL);"
           "INSERT INTO jobs VALUES ('old-job','a','r','succeeded','',1,'classic','{}','i','a','o.mp4','k',0,0,1,"
           "'','','','',1000,1100,1200);");
-  JobStore store(dir / "jobs.db");
+  SqliteJobStore store(dir / "jobs.db");
   EXPECT_GE(store.schema_version(), 1);
   auto old = store.get("old-job");
   ASSERT_TRUE(old);
@@ -65,10 +65,10 @@ TEST(JobStoreSchema, DatabaseOfTheFirstReleaseIsMigratedWithItsRows) {
 
 TEST(JobStoreSchema, RefusesADatabaseFromANewerBinary) {
   test::TempDir dir;
-  { JobStore store(dir / "jobs.db"); }
+  { SqliteJobStore store(dir / "jobs.db"); }
   run_sql(dir / "jobs.db", "PRAGMA user_version=999");
   try {
-    JobStore store(dir / "jobs.db");
+    SqliteJobStore store(dir / "jobs.db");
     FAIL() << "opened a database of schema version 999";
   } catch (const Error& e) {
     EXPECT_NE(e.message().find("newer than this binary"), std::string::npos) << e.message();
@@ -77,7 +77,7 @@ TEST(JobStoreSchema, RefusesADatabaseFromANewerBinary) {
 
 TEST(JobStore, RoundTripAndUpdate) {
   test::TempDir dir;
-  JobStore store(dir / "jobs.db");
+  SqliteJobStore store(dir / "jobs.db");
   JobRecord j = make_job("a", 1000);
   store.insert(j);
   auto got = store.get(j.id);
@@ -108,7 +108,7 @@ TEST(JobStore, IsWalAndSurvivesReopening) {
   test::TempDir dir;
   std::string id;
   {
-    JobStore store(dir / "jobs.db");
+    SqliteJobStore store(dir / "jobs.db");
     JobRecord j = make_job("a", 1);
     id = j.id;
     store.insert(j);
@@ -121,13 +121,13 @@ TEST(JobStore, IsWalAndSurvivesReopening) {
   EXPECT_STREQ(reinterpret_cast<const char*>(sqlite3_column_text(st, 0)), "wal");
   sqlite3_finalize(st);
   sqlite3_close(db);
-  JobStore again(dir / "jobs.db");
+  SqliteJobStore again(dir / "jobs.db");
   EXPECT_TRUE(again.get(id));
 }
 
 TEST(JobStore, ListsCountsAndLookups) {
   test::TempDir dir;
-  JobStore store(dir / "jobs.db");
+  SqliteJobStore store(dir / "jobs.db");
   for (int i = 0; i < 5; ++i) store.insert(make_job("a", 100 + i, "ka" + std::to_string(i)));
   JobRecord b = make_job("b", 50, "kb");
   store.insert(b);
@@ -162,7 +162,7 @@ TEST(JobStore, ListsCountsAndLookups) {
 // per request must walk an index: no full scan of jobs, no sort in a temporary B-tree.
 TEST(JobStoreIndexes, EveryHotQueryUsesAnIndexAndNoSort) {
   test::TempDir dir;
-  JobStore store(dir / "jobs.db");
+  SqliteJobStore store(dir / "jobs.db");
   for (int i = 0; i < 50; ++i) store.insert(make_job(i % 2 ? "a" : "b", 1000 + i, "same-key"));
   auto plans = store.query_plans();
   for (const char* name : {"list", "list_client", "count", "count_client", "count_active", "cache_hit", "in_flight",
@@ -184,7 +184,7 @@ TEST(JobStoreIndexes, CountsKeptByTriggersMatchTheRows) {
   test::TempDir dir;
   std::vector<JobRecord> jobs;
   {
-    JobStore store(dir / "jobs.db");
+    SqliteJobStore store(dir / "jobs.db");
     for (int i = 0; i < 30; ++i) {
       jobs.push_back(make_job(i % 3 ? "a" : "b", 100 + i));
       store.insert(jobs.back());
@@ -200,14 +200,14 @@ TEST(JobStoreIndexes, CountsKeptByTriggersMatchTheRows) {
     EXPECT_EQ(store.list("a", 0, 100).size(), 16u);
   }
   // The counts live in the file: reopening agrees with the rows.
-  JobStore again(dir / "jobs.db");
+  SqliteJobStore again(dir / "jobs.db");
   EXPECT_EQ(again.count("a"), 16);
   EXPECT_EQ(again.count(""), 24);
 }
 
 TEST(JobStoreIndexes, StepTwoCountsTheRowsOfAnOlderDatabase) {
   test::TempDir dir;
-  { JobStore store(dir / "jobs.db"); }
+  { SqliteJobStore store(dir / "jobs.db"); }
   // An older release's file: schema step 1 only, rows inserted without the triggers.
   run_sql(dir / "jobs.db",
           "DROP TABLE job_counts; DROP TRIGGER job_counts_insert; DROP TRIGGER job_counts_delete;"
@@ -216,7 +216,7 @@ TEST(JobStoreIndexes, StepTwoCountsTheRowsOfAnOlderDatabase) {
           "'','','','',1000,1100,1200);"
           "INSERT INTO jobs VALUES ('j2','a','r','queued','',0,'classic','{}','i','a','','k',0,0,0,"
           "'','','','',1001,0,0);");
-  JobStore store(dir / "jobs.db");
+  SqliteJobStore store(dir / "jobs.db");
   EXPECT_GE(store.schema_version(), 2);
   EXPECT_EQ(store.count("a"), 2);
   EXPECT_EQ(store.count(""), 2);
@@ -226,7 +226,7 @@ TEST(JobStoreIndexes, StepTwoCountsTheRowsOfAnOlderDatabase) {
 
 TEST(JobStoreIndexes, CacheLookupFindsTheNewestAmongThousandsOfIdenticalKeys) {
   test::TempDir dir;
-  JobStore store(dir / "jobs.db");
+  SqliteJobStore store(dir / "jobs.db");
   for (int i = 0; i < 3000; ++i) {
     JobRecord j = make_job(i % 7 ? "a" : "b", 10 + i, "hot");
     j.state = JobState::succeeded;
@@ -247,7 +247,7 @@ TEST(JobStoreIndexes, CacheLookupFindsTheNewestAmongThousandsOfIdenticalKeys) {
 // database's: every write path is read back through a second store on the same file.
 TEST(JobStoreCache, ReadsAlwaysMatchTheDatabase) {
   test::TempDir dir;
-  JobStore store(dir / "jobs.db");
+  SqliteJobStore store(dir / "jobs.db");
   JobRecord j = make_job("a", 1);
   store.insert(j);
   ASSERT_TRUE(store.get(j.id));  // cached now
@@ -263,8 +263,8 @@ TEST(JobStoreCache, ReadsAlwaysMatchTheDatabase) {
   j.result = {{"frames", 25}};
   store.update(j);
   store.update_progress(j.id, "render", 0.7);  // not running any more: no effect, in the file or the cache
-  JobStore other(dir / "jobs.db");
-  for (const JobStore* s : {&store, &other}) {
+  SqliteJobStore other(dir / "jobs.db");
+  for (const SqliteJobStore* s : {&store, &other}) {
     auto got = s->get(j.id);
     ASSERT_TRUE(got);
     EXPECT_EQ(got->state, JobState::succeeded);
@@ -301,7 +301,7 @@ TEST(JobStoreCache, BoundedOldestFirst) {
 
 TEST(JobStorePruning, RemovesFinishedJobsOlderThanTheCutOldestFirstInBatches) {
   test::TempDir dir;
-  JobStore store(dir / "jobs.db");
+  SqliteJobStore store(dir / "jobs.db");
   for (int i = 0; i < 10; ++i) {
     JobRecord j = make_job("a", i);
     j.state = i % 2 ? JobState::succeeded : JobState::failed;
@@ -324,12 +324,12 @@ TEST(JobStorePruning, RemovesFinishedJobsOlderThanTheCutOldestFirstInBatches) {
 
 TEST(JobStoreFile, NoticesADeletedOrReplacedFile) {
   test::TempDir dir;
-  JobStore store(dir / "jobs.db");
-  EXPECT_EQ(store.file_state(), JobStore::FileState::same);
+  SqliteJobStore store(dir / "jobs.db");
+  EXPECT_EQ(store.file_state(), SqliteJobStore::FileState::same);
   std::filesystem::rename(dir / "jobs.db", dir / "moved.db");
-  EXPECT_EQ(store.file_state(), JobStore::FileState::deleted);
-  { JobStore other(dir / "jobs.db"); }  // another database now under the path
-  EXPECT_EQ(store.file_state(), JobStore::FileState::replaced);
+  EXPECT_EQ(store.file_state(), SqliteJobStore::FileState::deleted);
+  { SqliteJobStore other(dir / "jobs.db"); }  // another database now under the path
+  EXPECT_EQ(store.file_state(), SqliteJobStore::FileState::replaced);
 }
 
 TEST(JobStoreFile, RestoresADeletedFileWithEveryJobAndKeepsWorking) {
@@ -337,7 +337,7 @@ TEST(JobStoreFile, RestoresADeletedFileWithEveryJobAndKeepsWorking) {
   // checkpointed) beside the path the restored file is put under.
   for (bool wal_too : {true, false}) {
     test::TempDir dir;
-    JobStore store(dir / "jobs.db");
+    SqliteJobStore store(dir / "jobs.db");
     std::vector<std::string> ids;
     for (int i = 0; i < 20; ++i) {
       JobRecord j = make_job("a", i);
@@ -349,18 +349,18 @@ TEST(JobStoreFile, RestoresADeletedFileWithEveryJobAndKeepsWorking) {
       std::filesystem::remove(dir / "jobs.db-wal");
       std::filesystem::remove(dir / "jobs.db-shm");
     }
-    ASSERT_EQ(store.file_state(), JobStore::FileState::deleted);
+    ASSERT_EQ(store.file_state(), SqliteJobStore::FileState::deleted);
     // Written to after the delete, before the restore: that job must come back too.
     JobRecord late = make_job("a", 99);
     store.insert(late);
     ids.push_back(late.id);
     store.restore_file();
-    EXPECT_EQ(store.file_state(), JobStore::FileState::same);
+    EXPECT_EQ(store.file_state(), SqliteJobStore::FileState::same);
     JobRecord after = make_job("a", 100);
     store.insert(after);
     ids.push_back(after.id);
     // Another connection (a restart) sees every job in the file under the path.
-    JobStore reopened(dir / "jobs.db");
+    SqliteJobStore reopened(dir / "jobs.db");
     EXPECT_EQ(reopened.count("a"), 22) << "wal deleted too: " << wal_too;
     for (const auto& id : ids) EXPECT_TRUE(reopened.get(id)) << id << ", wal deleted too: " << wal_too;
   }
@@ -368,26 +368,26 @@ TEST(JobStoreFile, RestoresADeletedFileWithEveryJobAndKeepsWorking) {
 
 TEST(JobStoreFile, MovesAsideFromAReplacementWithoutTouchingIt) {
   test::TempDir dir;
-  JobStore store(dir / "jobs.db");
+  SqliteJobStore store(dir / "jobs.db");
   JobRecord mine = make_job("a", 1);
   store.insert(mine);
   // An operator moves another database into place.
   JobRecord theirs = make_job("b", 2);
   {
-    JobStore other(dir / "other.db");
+    SqliteJobStore other(dir / "other.db");
     other.insert(theirs);
   }
   std::filesystem::rename(dir / "other.db", dir / "jobs.db");
-  ASSERT_EQ(store.file_state(), JobStore::FileState::replaced);
+  ASSERT_EQ(store.file_state(), SqliteJobStore::FileState::replaced);
   store.restore_file();  // a file is there: not ours to overwrite
   store.move_aside(dir / "jobs.db.aside");
   JobRecord later = make_job("a", 3);  // accepted work goes on, into the file aside
   store.insert(later);
-  JobStore replacement(dir / "jobs.db");
+  SqliteJobStore replacement(dir / "jobs.db");
   EXPECT_TRUE(replacement.get(theirs.id));
   EXPECT_FALSE(replacement.get(mine.id));
   EXPECT_FALSE(replacement.get(later.id));
-  JobStore aside(dir / "jobs.db.aside");
+  SqliteJobStore aside(dir / "jobs.db.aside");
   EXPECT_TRUE(aside.get(mine.id));
   EXPECT_TRUE(aside.get(later.id));
   EXPECT_FALSE(aside.get(theirs.id));

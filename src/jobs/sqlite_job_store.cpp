@@ -1,6 +1,6 @@
-// JobStore on SQLite (see job_store.h for the design). Every statement is an RAII
+// SqliteJobStore on SQLite (see sqlite_job_store.h for the design). Every statement is an RAII
 // object; every SQLite error becomes Error(internal) with SQLite's own message.
-#include "jobs/job_store.h"
+#include "jobs/sqlite_job_store.h"
 
 #include <sqlite3.h>
 #include <sys/stat.h>
@@ -17,7 +17,7 @@
 namespace sonic::jobs {
 namespace {
 
-using Value = JobStore::Value;
+using Value = SqliteJobStore::Value;
 
 constexpr const char* kColumns =
     "id, client, request_id, state, stage, progress, engine, params, image_file, audio_file, "
@@ -162,7 +162,7 @@ std::vector<Value> row_values(const JobRecord& j) {
 
 }  // namespace
 
-JobStore::JobStore(const std::filesystem::path& db_path) : path_(db_path) {
+SqliteJobStore::SqliteJobStore(const std::filesystem::path& db_path) : path_(db_path) {
   try {
     open_file(path_);
     migrate();  // throws for a database from a newer binary
@@ -174,7 +174,7 @@ JobStore::JobStore(const std::filesystem::path& db_path) : path_(db_path) {
   }
 }
 
-void JobStore::open_file(const std::filesystem::path& file) {
+void SqliteJobStore::open_file(const std::filesystem::path& file) {
   if (sqlite3_open_v2(file.c_str(), &db_, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_FULLMUTEX,
                       nullptr) != SQLITE_OK) {
     std::string msg = db_ ? sqlite3_errmsg(db_) : "out of memory";
@@ -193,15 +193,15 @@ void JobStore::open_file(const std::filesystem::path& file) {
   }
 }
 
-JobStore::~JobStore() { sqlite3_close(db_); }
+SqliteJobStore::~SqliteJobStore() { sqlite3_close(db_); }
 
-int JobStore::schema_version() const {
+int SqliteJobStore::schema_version() const {
   std::lock_guard lock(mutex_);
   SqlStatement st(db_, "PRAGMA user_version");
   return st.step() ? static_cast<int>(st.integer(0)) : 0;
 }
 
-void JobStore::migrate() {
+void SqliteJobStore::migrate() {
   const int have = schema_version();
   const int want = static_cast<int>(std::size(kMigrations));
   if (have > want)
@@ -221,7 +221,7 @@ void JobStore::migrate() {
   }
 }
 
-void JobStore::exec(const std::string& sql) const {
+void SqliteJobStore::exec(const std::string& sql) const {
   char* err = nullptr;
   if (sqlite3_exec(db_, sql.c_str(), nullptr, nullptr, &err) != SQLITE_OK) {
     std::string msg = err ? err : "unknown";
@@ -230,7 +230,7 @@ void JobStore::exec(const std::string& sql) const {
   }
 }
 
-void JobStore::insert(const JobRecord& job) {
+void SqliteJobStore::insert(const JobRecord& job) {
   std::lock_guard lock(mutex_);
   SqlStatement st(db_, std::string("INSERT INTO jobs (") + kColumns +
                         ") VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)");
@@ -239,7 +239,7 @@ void JobStore::insert(const JobRecord& job) {
   cache_.put(job);
 }
 
-bool JobStore::update(const JobRecord& job) {
+bool SqliteJobStore::update(const JobRecord& job) {
   std::lock_guard lock(mutex_);
   SqlStatement st(db_,
                "UPDATE jobs SET client=?2, request_id=?3, state=?4, stage=?5, progress=?6, engine=?7,"
@@ -253,7 +253,7 @@ bool JobStore::update(const JobRecord& job) {
   return true;
 }
 
-void JobStore::update_progress(const std::string& id, const std::string& stage, double progress) {
+void SqliteJobStore::update_progress(const std::string& id, const std::string& stage, double progress) {
   std::lock_guard lock(mutex_);
   SqlStatement st(db_, "UPDATE jobs SET stage=?, progress=? WHERE id=? AND state='running'");
   st.bind({stage, progress, id});
@@ -261,12 +261,12 @@ void JobStore::update_progress(const std::string& id, const std::string& stage, 
   cache_.set_progress(id, stage, progress);
 }
 
-std::vector<JobRecord> JobStore::query(const std::string& where, const std::vector<Value>& args) const {
+std::vector<JobRecord> SqliteJobStore::query(const std::string& where, const std::vector<Value>& args) const {
   std::lock_guard lock(mutex_);
   return read_rows(where, args);
 }
 
-std::vector<JobRecord> JobStore::read_rows(const std::string& where, const std::vector<Value>& args) const {
+std::vector<JobRecord> SqliteJobStore::read_rows(const std::string& where, const std::vector<Value>& args) const {
   SqlStatement st(db_, std::string("SELECT ") + kColumns + " FROM jobs " + where);
   st.bind(args);
   std::vector<JobRecord> out;
@@ -299,7 +299,7 @@ std::vector<JobRecord> JobStore::read_rows(const std::string& where, const std::
   return out;
 }
 
-std::optional<JobRecord> JobStore::get(const std::string& id) const {
+std::optional<JobRecord> SqliteJobStore::get(const std::string& id) const {
   std::lock_guard lock(mutex_);
   if (auto cached = cache_.find(id)) return *cached;
   auto rows = read_rows("WHERE id=?", {Value(id)});
@@ -308,7 +308,7 @@ std::optional<JobRecord> JobStore::get(const std::string& id) const {
   return std::move(rows.front());
 }
 
-bool JobStore::remove(const std::string& id) {
+bool SqliteJobStore::remove(const std::string& id) {
   std::lock_guard lock(mutex_);
   SqlStatement st(db_, "DELETE FROM jobs WHERE id=?");
   st.bind({id});
@@ -317,13 +317,13 @@ bool JobStore::remove(const std::string& id) {
   return sqlite3_changes(db_) > 0;
 }
 
-std::vector<JobRecord> JobStore::list(const std::string& client, int offset, int limit) const {
+std::vector<JobRecord> SqliteJobStore::list(const std::string& client, int offset, int limit) const {
   std::vector<JobRecord> out;
   for (const auto& record : list_records(client, offset, limit)) out.push_back(*record);
   return out;
 }
 
-std::vector<std::shared_ptr<const JobRecord>> JobStore::list_records(const std::string& client, int offset,
+std::vector<std::shared_ptr<const JobRecord>> SqliteJobStore::list_records(const std::string& client, int offset,
                                                                      int limit) const {
   std::lock_guard lock(mutex_);
   std::vector<std::string> ids;
@@ -353,7 +353,7 @@ std::vector<std::shared_ptr<const JobRecord>> JobStore::list_records(const std::
   return out;
 }
 
-int JobStore::count(const std::string& client) const {
+int SqliteJobStore::count(const std::string& client) const {
   // job_counts is kept by triggers (schema step 2): one row, not one index entry per job.
   std::lock_guard lock(mutex_);
   SqlStatement st(db_, client.empty() ? kCountAll : kCountClient);
@@ -361,18 +361,18 @@ int JobStore::count(const std::string& client) const {
   return st.step() ? static_cast<int>(st.integer(0)) : 0;
 }
 
-int JobStore::count_active(const std::string& client) const {
+int SqliteJobStore::count_active(const std::string& client) const {
   std::lock_guard lock(mutex_);
   SqlStatement st(db_, kCountActive);
   st.bind({client});
   return st.step() ? static_cast<int>(st.integer(0)) : 0;
 }
 
-std::vector<JobRecord> JobStore::list_in_state(JobState state) const {
+std::vector<JobRecord> SqliteJobStore::list_in_state(JobState state) const {
   return query("WHERE state=? ORDER BY created_ms, id", {std::string(state_name(state))});
 }
 
-std::map<JobState, int> JobStore::count_by_state() const {
+std::map<JobState, int> SqliteJobStore::count_by_state() const {
   std::lock_guard lock(mutex_);
   SqlStatement st(db_, "SELECT state, COUNT(*) FROM jobs GROUP BY state");
   std::map<JobState, int> out;
@@ -385,44 +385,44 @@ std::map<JobState, int> JobStore::count_by_state() const {
   return out;
 }
 
-std::optional<JobRecord> JobStore::find_succeeded(const std::string& cache_key) const {
+std::optional<JobRecord> SqliteJobStore::find_succeeded(const std::string& cache_key) const {
   auto rows = query(kCacheHit, {cache_key});
   if (rows.empty()) return std::nullopt;
   return std::move(rows.front());
 }
 
-std::optional<JobRecord> JobStore::find_in_flight(const std::string& cache_key, const std::string& client) const {
+std::optional<JobRecord> SqliteJobStore::find_in_flight(const std::string& cache_key, const std::string& client) const {
   auto rows = client.empty() ? query(kInFlight, {cache_key}) : query(kInFlightClient, {cache_key, client});
   if (rows.empty()) return std::nullopt;
   return std::move(rows.front());
 }
 
-int JobStore::count_output_refs(const std::string& output_file) const {
+int SqliteJobStore::count_output_refs(const std::string& output_file) const {
   std::lock_guard lock(mutex_);
   SqlStatement st(db_, kOutputRefs);
   st.bind({output_file});
   return st.step() ? static_cast<int>(st.integer(0)) : 0;
 }
 
-bool JobStore::output_owned_by(const std::string& output_file, const std::string& client) const {
+bool SqliteJobStore::output_owned_by(const std::string& output_file, const std::string& client) const {
   std::lock_guard lock(mutex_);
   SqlStatement st(db_, kOutputOwned);
   st.bind({output_file, client});
   return st.step() && st.integer(0) > 0;
 }
 
-bool JobStore::upload_in_use(const std::string& upload_file) const {
+bool SqliteJobStore::upload_in_use(const std::string& upload_file) const {
   std::lock_guard lock(mutex_);
   SqlStatement st(db_, kUploadInUse);
   st.bind({upload_file});
   return st.step() && st.integer(0) > 0;
 }
 
-std::vector<JobRecord> JobStore::outputs_finished_before(std::int64_t before_ms) const {
+std::vector<JobRecord> SqliteJobStore::outputs_finished_before(std::int64_t before_ms) const {
   return query(kOutputsFinishedBefore, {before_ms});
 }
 
-std::vector<JobRecord> JobStore::remove_finished_before(std::int64_t before_ms, int limit) {
+std::vector<JobRecord> SqliteJobStore::remove_finished_before(std::int64_t before_ms, int limit) {
   // Oldest first, a batch at a time: a long backlog never holds the store's lock for long.
   auto rows = query(kFinishedBefore, {before_ms, std::int64_t{std::max(1, limit)}});
   std::lock_guard lock(mutex_);
@@ -443,7 +443,7 @@ std::vector<JobRecord> JobStore::remove_finished_before(std::int64_t before_ms, 
   return rows;
 }
 
-std::map<std::string, std::string> JobStore::query_plans() const {
+std::map<std::string, std::string> SqliteJobStore::query_plans() const {
   const std::string select = std::string("SELECT ") + kColumns + " FROM jobs ";
   const std::pair<const char*, std::string> statements[] = {
       {"list", kListAll},
@@ -471,7 +471,7 @@ std::map<std::string, std::string> JobStore::query_plans() const {
   return plans;
 }
 
-void JobStore::put_remote_attempt(const RemoteAttempt& a) {
+void SqliteJobStore::put_remote_attempt(const RemoteAttempt& a) {
   std::lock_guard lock(mutex_);
   SqlStatement st(db_,
                "INSERT OR REPLACE INTO remote_attempts (job_id, attempt, engine, entry_id, worker, delivery,"
@@ -481,7 +481,7 @@ void JobStore::put_remote_attempt(const RemoteAttempt& a) {
   st.step();
 }
 
-std::optional<RemoteAttempt> JobStore::remote_attempt(const std::string& job_id) const {
+std::optional<RemoteAttempt> SqliteJobStore::remote_attempt(const std::string& job_id) const {
   std::lock_guard lock(mutex_);
   SqlStatement st(db_,
                "SELECT job_id, attempt, engine, entry_id, worker, delivery, dispatched_ms, result_received"

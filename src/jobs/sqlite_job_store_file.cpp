@@ -1,22 +1,22 @@
-// JobStore's database file under its path (see job_store.h): noticing it deleted or
+// SqliteJobStore's database file under its path (see sqlite_job_store.h): noticing it deleted or
 // replaced while the server runs, writing it back, moving aside. Kept apart from the
 // queries because it is about files and SQLite's WAL pairing, not about jobs.
 #include <sqlite3.h>
 #include <sys/stat.h>
 
-#include "jobs/job_store.h"
+#include "jobs/sqlite_job_store.h"
 #include "util/error.h"
 
 namespace sonic::jobs {
 
-JobStore::FileState JobStore::file_state() const {
+SqliteJobStore::FileState SqliteJobStore::file_state() const {
   struct stat st {};
   if (::stat(path_.c_str(), &st) != 0) return FileState::deleted;
   std::lock_guard lock(mutex_);
   return st.st_dev == device_ && st.st_ino == inode_ ? FileState::same : FileState::replaced;
 }
 
-void JobStore::move_aside(const std::filesystem::path& target) {
+void SqliteJobStore::move_aside(const std::filesystem::path& target) {
   std::lock_guard lock(mutex_);
   copy_to(target);
   // SQLite pairs a database with its WAL by name: this connection's "<path>-wal" would be
@@ -26,7 +26,7 @@ void JobStore::move_aside(const std::filesystem::path& target) {
   open_file(target);
 }
 
-void JobStore::copy_to(const std::filesystem::path& target) const {
+void SqliteJobStore::copy_to(const std::filesystem::path& target) const {
   std::error_code ec;
   std::filesystem::create_directories(target.parent_path(), ec);
   std::filesystem::path tmp = target;
@@ -53,7 +53,7 @@ void JobStore::copy_to(const std::filesystem::path& target) const {
   if (ec) throw Error(ErrorCode::internal, "job store: cannot rename " + tmp.string() + ": " + ec.message());
 }
 
-void JobStore::close_emptying_wal() {
+void SqliteJobStore::close_emptying_wal() {
   // SQLite neither checkpoints nor deletes the WAL when it closes a database whose file
   // was moved or unlinked (it cannot know whose WAL the name now means), so a TRUNCATE
   // checkpoint first writes the frames into this connection's own file and leaves an empty
@@ -63,7 +63,7 @@ void JobStore::close_emptying_wal() {
   db_ = nullptr;
 }
 
-void JobStore::restore_file() {
+void SqliteJobStore::restore_file() {
   std::lock_guard lock(mutex_);
   struct stat st {};
   if (::stat(path_.c_str(), &st) == 0) return;  // there again (or replaced): not ours to overwrite
