@@ -56,8 +56,13 @@ int run_worker(const WorkerOptions& o) {
     wc.prefix = o.prefix;
     wc.server_url = o.server;
     wc.engines = o.engines.empty() ? engine::engine_names() : o.engines;
-    for (const auto& name : wc.engines) engine::make_engine(name);  // Error(invalid_param) naming the installed ones
     if (o.slots < 1) throw Error(ErrorCode::invalid_config, "--slots must be at least 1.", "slots");
+    for (const auto& name : wc.engines) {
+      // Error(invalid_param) naming the installed ones. An engine declared with fewer slots
+      // (one model on one GPU) is capped at those.
+      const int engine_slots = engine::make_engine(name)->status().slots;
+      if (engine_slots > 0 && engine_slots < o.slots) wc.engine_slots[name] = engine_slots;
+    }
     if (o.lease_s < 1) throw Error(ErrorCode::invalid_config, "--lease-s must be at least 1.", "lease-s");
     if (o.max_deliveries < 1) throw Error(ErrorCode::invalid_config, "--max-deliveries must be at least 1.", "max-deliveries");
     wc.slots = o.slots;

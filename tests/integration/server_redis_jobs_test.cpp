@@ -2,7 +2,8 @@
 // several worker processes, each ending exactly once; SSE showing a remote worker's
 // progress; GET /api/workers and /readyz following workers as they come and go; cancel of
 // a queued, a dispatched and a running remote job; a worker running an external engine it
-// declares as `serve` does. Real redis-server, server and workers.
+// declares as `serve` does, and holding no more of its jobs than its declared slots. Real
+// redis-server, server and workers.
 #include "integration/server_external_engine_support.h"
 #include "integration/server_redis_support.h"
 
@@ -231,6 +232,48 @@ TEST(ServerRedisJobs, AWorkerRunsAnExternalEngineDeclaredAsServeDeclaresIt) {
   auto video = c->Get(job["video_url"].get<std::string>().substr(server.base_url().size()));
   ASSERT_TRUE(video);
   EXPECT_EQ(video->body.substr(4, 4), "ftyp");
+}
+
+// A worker serving an engine declared with fewer slots than its own (one model on one GPU)
+// holds no more of that engine's jobs than those slots: the next one waits in Redis, where
+// any worker may take it, instead of being held here behind the busy engine; the worker's
+// other slot still runs another engine's job meanwhile.
+TEST(ServerRedisJobs, AnEngineDeclaredWithOneSlotGetsOneJobAtATimeFromAWorkerWithTwo) {
+  RedisProcess redis;
+  TempDir gate;
+  const std::string declaration =
+      sonic_declaration("sonicgated", {{"FAKE_SONIC_GATE", (gate / "open").string()}}, {{"slots", 1}});
+  ServerProcess server(redis_server_args(redis, {"--external-engine", declaration}));
+  WorkerProcess worker(redis, server, {"--external-engine", declaration, "--slots", "2"});
+  auto c = server.client();
+  ASSERT_TRUE(eventually([&] { return workers_list(*c).size() == 1; }, 30s));
+  EXPECT_EQ(workers_list(*c)[0]["engine_slots"], json({{"sonicgated", 1}})) << workers_list(*c).dump();
+
+  const std::vector<std::string> gated = {submit_async(*c, engine_job("sonicgated", {{"duration", 1.0}, {"seed", 1}})),
+                                          submit_async(*c, engine_job("sonicgated", {{"duration", 1.0}, {"seed", 2}}))};
+  auto held_by_worker = [&] {
+    json list = workers_list(*c);
+    return list.empty() ? 0 : static_cast<int>(list[0].value("jobs", json::array()).size());
+  };
+  ASSERT_TRUE(eventually([&] { return held_by_worker() == 1; }, 60s)) << worker.log_tail();
+  // The first waits at the gate; for three seconds the worker holds it alone.
+  for (int i = 0; i < 12; ++i) {
+    EXPECT_LE(held_by_worker(), 1) << workers_list(*c).dump();
+    std::this_thread::sleep_for(250ms);
+  }
+  // Its second slot is free for the classic engine.
+  std::string classic = submit_async(*c, quick_job(61, 0.5));
+  EXPECT_EQ(wait_job(*c, classic, 120s)["status"], "succeeded");
+  // Once its heartbeat no longer lists the classic job, the freed slot stays empty: the
+  // second gated job is still not taken.
+  EXPECT_TRUE(eventually([&] { return held_by_worker() == 1; }, 5s));
+  for (int i = 0; i < 4; ++i) {
+    EXPECT_LE(held_by_worker(), 1) << workers_list(*c).dump();
+    std::this_thread::sleep_for(250ms);
+  }
+
+  write_file(gate / "open", "");
+  for (const auto& id : gated) EXPECT_EQ(wait_job(*c, id, 240s)["status"], "succeeded") << worker.log_tail();
 }
 
 }  // namespace

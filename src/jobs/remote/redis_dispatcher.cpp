@@ -62,7 +62,7 @@ std::vector<std::string> RedisDispatcher::open_engines() const {
   for (const auto& engine : engines_) {
     int slots = 0, out = 0;
     for (const auto& w : workers_)
-      if (w.accepting && w.serves(engine)) slots += w.slots;
+      if (w.accepting && w.serves(engine)) slots += w.slots_for(engine);
     for (const auto& [id, o] : outstanding_) out += o.attempt.engine == engine ? 1 : 0;
     if (out < slots && context_.queue.size(engine) > 0) open.push_back(engine);
   }

@@ -158,6 +158,20 @@ void RemoteWorker::launch(HeldEntry held) {
   raw->thread = std::jthread([raw](std::stop_token stop) { raw->execute(stop); });
 }
 
+std::vector<std::string> RemoteWorker::open_engines() const {
+  if (std::find(slot_busy_.begin(), slot_busy_.end(), false) == slot_busy_.end()) return {};
+  std::vector<std::string> open;
+  for (const auto& engine : config_.engines) {
+    if (auto cap = config_.engine_slots.find(engine); cap != config_.engine_slots.end()) {
+      int running = 0;
+      for (const auto& [entry, run] : runs_) running += !run->finished && run->held.engine == engine ? 1 : 0;
+      if (running >= cap->second) continue;
+    }
+    open.push_back(engine);
+  }
+  return open;
+}
+
 void RemoteWorker::take_loop(std::stop_token stop) {
   RedisConnection redis(config_.redis, "sonic-worker:" + id_ + ":take");
   const auto wait = tick(config_.lease);
@@ -167,10 +181,11 @@ void RemoteWorker::take_loop(std::stop_token stop) {
   bool reported_down = false;
   while (!stop.stop_requested()) {
     reap_finished();
+    std::vector<std::string> open;
     {
       std::unique_lock lock(mutex_);
-      bool free = std::find(slot_busy_.begin(), slot_busy_.end(), false) != slot_busy_.end();
-      if (!free) {
+      open = open_engines();
+      if (open.empty()) {
         changed_.wait_for(lock, stop, 200ms, [&] {
           for (const auto& [entry, run] : runs_)
             if (run->finished) return true;
@@ -192,7 +207,7 @@ void RemoteWorker::take_loop(std::stop_token stop) {
       if (now >= takeovers_from && now - last_takeover_check >= wait) {
         last_takeover_check = now;
         bool took = false;
-        for (const auto& engine : config_.engines) {
+        for (const auto& engine : open) {
           if (auto held = leases_.take_over(redis, engine, id_, config_.lease)) {
             log::info("lease taken over", {{"job_id", held->job_id}, {"entry", held->entry_id},
                                            {"delivery", held->delivery}, {"engine", engine}});
@@ -203,7 +218,7 @@ void RemoteWorker::take_loop(std::stop_token stop) {
         }
         if (took) continue;
       }
-      if (auto held = leases_.take_new(redis, config_.engines, id_, wait)) {
+      if (auto held = leases_.take_new(redis, open, id_, wait)) {
         log::info("job taken", {{"job_id", held->job_id}, {"entry", held->entry_id}, {"engine", held->engine}});
         launch(std::move(*held));
       }
@@ -274,6 +289,7 @@ std::string RemoteWorker::heartbeat_json() const {
               {"pid", ::getpid()},
               {"engines", config_.engines},
               {"slots", config_.slots},
+              {"engine_slots", config_.engine_slots},
               {"jobs", jobs},
               {"version", config_.version},
               {"server", config_.server_url},

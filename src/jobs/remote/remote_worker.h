@@ -5,7 +5,8 @@
 // Threads (all owned, joined in stop()):
 //   taker    one Redis connection; while a slot is free: XAUTOCLAIM entries whose lease ran
 //            out (not in the first lease after a reconnect, so holders renew first), then
-//            XREADGROUP … BLOCK for new ones; starts a run thread per job.
+//            XREADGROUP … BLOCK for new ones, of the engines under their caps
+//            (engine_slots); starts a run thread per job.
 //   keeper   one connection; every tick (≤ 500 ms, ≤ a quarter lease) renews each run's
 //            lease with the renew script — a lost lease stops the run silently, a canceled
 //            job stops it with a `canceled` event — and writes the heartbeat.
@@ -42,6 +43,10 @@ struct WorkerConfig {
   std::string server_url;            // for the heartbeat and logs (FileTransfer knows it)
   std::vector<std::string> engines;  // installed engine names this worker serves
   int slots = 1;                     // jobs at once
+  // Engines that take fewer jobs at once than `slots` (an external engine's declared slots,
+  // e.g. one model on one GPU): the taker leaves their streams alone while they are full, so
+  // a job waits in Redis for any worker rather than held here behind a busy engine.
+  std::map<std::string, int> engine_slots;
   std::chrono::milliseconds lease{30000};
   std::chrono::milliseconds heartbeat{2000};  // the key lives three heartbeats
   int max_deliveries = 3;
@@ -71,6 +76,8 @@ class RemoteWorker {
   void take_loop(std::stop_token stop);
   void keep_loop(std::stop_token stop);
   void launch(HeldEntry held);
+  // The engines a job may be taken for now: a slot is free and the engine is under its cap.
+  std::vector<std::string> open_engines() const;  // mutex_ held
   void reap_finished();
   std::string heartbeat_json() const;
   void write_heartbeat(RedisConnection& redis);

@@ -25,6 +25,11 @@ bool WorkerInfo::serves(const std::string& engine) const {
   return std::find(engines.begin(), engines.end(), engine) != engines.end();
 }
 
+int WorkerInfo::slots_for(const std::string& engine) const {
+  auto cap = engine_slots.find(engine);
+  return cap == engine_slots.end() ? slots : std::min(slots, cap->second);
+}
+
 std::vector<WorkerInfo> WorkerRegistry::read(RedisConnection& redis, const RedisKeys& keys) {
   RedisReply ids = redis.command({"ZRANGE", keys.workers(), "0", "-1"});
   std::vector<WorkerInfo> out;
@@ -50,6 +55,9 @@ std::vector<WorkerInfo> WorkerRegistry::read(RedisConnection& redis, const Redis
     if (beat.contains("engines") && beat["engines"].is_array())
       for (const auto& e : beat["engines"])
         if (e.is_string()) w.engines.push_back(e.get<std::string>());
+    if (beat.contains("engine_slots") && beat["engine_slots"].is_object())
+      for (const auto& [engine, cap] : beat["engine_slots"].items())
+        if (cap.is_number_integer() && cap.get<int>() > 0) w.engine_slots[engine] = cap.get<int>();
     if (beat.contains("jobs") && beat["jobs"].is_array()) w.running = static_cast<int>(beat["jobs"].size());
     out.push_back(std::move(w));
   }

@@ -8,6 +8,7 @@
 
 #include <cstdint>
 #include <nlohmann/json.hpp>
+#include <map>
 #include <string>
 #include <vector>
 
@@ -20,11 +21,15 @@ struct WorkerInfo {
   std::string id;
   std::vector<std::string> engines;
   int slots = 0;
+  // Engines it runs fewer jobs of at once than `slots` (an external engine's declared slots).
+  std::map<std::string, int> engine_slots;
   int running = 0;       // jobs it runs now
   bool accepting = true; // false while it stops
   nlohmann::json heartbeat;  // everything it said (GET /api/workers shows it)
 
   bool serves(const std::string& engine) const;
+  // How many jobs of `engine` it runs at once: `slots`, or its cap for that engine.
+  int slots_for(const std::string& engine) const;
 };
 
 class WorkerRegistry {
