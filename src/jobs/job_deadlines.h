@@ -34,6 +34,12 @@ class JobDeadlines {
   JobDeadlines& operator=(const JobDeadlines&) = delete;
 
   std::chrono::milliseconds limit() const { return limit_; }
+  // The error message of a job stopped by the limit (local or remote), naming the limit.
+  std::string timeout_message() const {
+    return "The job ran longer than the limit of " +
+           std::to_string(std::chrono::duration_cast<std::chrono::seconds>(limit_).count()) +
+           " s and was stopped; lower duration, fps or min_resolution.";
+  }
   // The job `id` starts now: cancel `token` when the limit has passed.
   void arm(const std::string& id, std::shared_ptr<engine::CancelToken> token);
   // Whether the job's deadline passed and its token was canceled for it.

@@ -146,9 +146,7 @@ void LocalDispatcher::run_job(const std::string& id, std::map<std::string, std::
     if (e.code() == ErrorCode::canceled && context_.deadlines.expired(id)) {
       job.state = JobState::failed;
       job.error_code = std::string(code_name(ErrorCode::job_timeout));
-      job.error_message = "The job ran longer than the limit of " +
-                          std::to_string(std::chrono::duration_cast<std::chrono::seconds>(context_.deadlines.limit()).count()) +
-                          " s and was stopped; lower duration, fps or min_resolution.";
+      job.error_message = context_.deadlines.timeout_message();
     } else if (e.code() == ErrorCode::canceled) {
       job.state = JobState::canceled;
       job.error_code = "canceled";

@@ -245,11 +245,7 @@ bool RedisDispatcher::stop_outstanding(const std::string& job_id, bool timed_out
   auto job = context_.store.get(job_id);
   if (job && !is_final(job->state)) {
     if (timed_out) {
-      fail_job(*job, std::string(code_name(ErrorCode::job_timeout)),
-               "The job ran longer than the limit of " +
-                   std::to_string(std::chrono::duration_cast<std::chrono::seconds>(context_.deadlines.limit()).count()) +
-                   " s and was stopped; lower duration, fps or min_resolution.",
-               "");
+      fail_job(*job, std::string(code_name(ErrorCode::job_timeout)), context_.deadlines.timeout_message(), "");
     } else {
       job->state = JobState::canceled;
       job->error_code = "canceled";
