@@ -3,17 +3,18 @@
 // Piecewise-affine warp: every output pixel inside a triangle gets its source position from
 // the triangle's affine map (inverse mapping, so there are no holes), rounded to 1/32 pixel,
 // and is resampled bilinearly right there, in the same pass: no map tables are written and
-// read back (the weights are cv::remap's fixed-point INTER_LINEAR ones, BORDER_REPLICATE).
-// Where the CPU has AVX2 (chosen at run time), eight pixels are resampled at once, with the
-// same pixels as the portable code, bit for bit; about 2× faster on a full 1024 px frame
-// (6 ms against 12 ms on the 2-core benchmark machine). Pixels outside the region are
-// the still's own (full_frame: no seam). Where the lips part further than in the photo, the
+// read back (the weights are cv::remap's fixed-point INTER_LINEAR ones, BORDER_REPLICATE;
+// the row kernels, vector ones where the CPU has them, are warp_span.h). The frame's upper
+// and lower halves are warped at once on two threads (cv::parallel_for_), each row by one of
+// them, in the same triangle order, so the frame is the same as from one thread. Pixels
+// outside the region are the still's own (full_frame: no seam). Where the lips part further than in the photo, the
 // mouth's interior is painted between them (mouth_interior.h: smooth lip curves, a shaded
 // cavity, teeth — the photo's own or drawn in its whites — and, wide open, lower teeth and
 // tongue); the lips themselves are warped pixels of the photo, so they keep their colour and
 // texture.
 //
-// Owned by the engine thread; not thread-safe (it reuses its buffers between frames).
+// Owned by the engine thread; not thread-safe (one render() at a time; render() itself
+// uses a helper thread from OpenCV's pool while it warps).
 #pragma once
 
 #include <opencv2/core.hpp>
@@ -36,14 +37,11 @@ class FaceWarper {
   // Whether the opened mouth shows the photo's own teeth (else drawn ones).
   bool uses_photo_teeth() const { return mouth_.uses_photo_teeth(); }
   const MouthInterior& mouth_interior() const { return mouth_; }
-  // For tests and benchmarks: false draws with the portable code only, which gives the same
-  // pixels as the vector code (AVX2, where the CPU has it). Process-wide.
-  static void allow_simd(bool allowed);
   // The points used by the last render() (landmarks first).
   const std::vector<cv::Point2f>& last_points() const { return last_points_; }
 
  private:
-  void warp_triangles(const std::vector<cv::Point2f>& moved, cv::Mat& out) const;
+  void warp_triangles(const std::vector<cv::Point2f>& moved, cv::Mat& out, int row_begin, int row_end) const;
   void paint_closed_lids(const std::vector<cv::Point2f>& moved, double blink, cv::Mat& out) const;
 
   cv::Mat still_;
