@@ -6,9 +6,12 @@
 // avatar again). Then: face detection on a 12-megapixel photo (cold), the SSIM of the encoded
 // frames against the rendered ones, and the peak RSS of a 10 s and a 300 s job, each in a
 // fresh process. The landmark model is loaded before timing starts (model load excluded).
+// Also the floor under each figure: the encoder alone (colour conversion, x264 with the
+// engine's settings, AAC, muxing) on the job's own frames, read into memory first.
 // Render and encode run on two threads at once, so together they can exceed the wall time.
 //
 //   engine_bench [--seconds S] [--resolutions 512,1024] [--repeat N] [--no-long]
+//                [--warp-kernel portable|avx2|avx512_vbmi]   (at most that warp kernel; A/B runs)
 //   engine_bench --score AUDIO [--set key=value ...]   one job on AUDIO, then `score` it
 //   engine_bench --generate OUT.mp4 [--audio A] [--image I] [--set key=value ...]   one job
 //   engine_bench --stills PREFIX [--video V.mp4 | --audio A --image I --set k=v ...]
@@ -32,14 +35,18 @@
 #include <fstream>
 #include <iostream>
 #include <string>
+#include <tuple>
 #include <vector>
 
 #include "engine/classic/animation.h"
 #include "engine/classic/classic_engine.h"
 #include "engine/classic/face_warper.h"
+#include "engine/classic/warp_span.h"
 #include "face/face_cache.h"
 #include "face/landmarks.h"
+#include "engine/finish/video_finisher.h"
 #include "media/audio.h"
+#include "media/mp4_writer.h"
 #include "media/image.h"
 #include "media/video_reader.h"
 #include "quality/score.h"
@@ -107,6 +114,24 @@ double cpu_seconds() {
 
 double seconds_since(std::chrono::steady_clock::time_point start) {
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+}
+
+// The floor under the whole job: the same encoder settings (finish::video_options) on the
+// job's own frames, decoded into memory before the clock starts, with its audio. Returns
+// {wall seconds, CPU seconds}.
+std::pair<double, double> encoder_alone(const fs::path& video, const fs::path& audio, const fs::path& out, double seconds) {
+  std::vector<cv::Mat> frames;
+  media::VideoReader reader(video);
+  for (cv::Mat frame; reader.read(frame);) frames.push_back(frame.clone());
+  if (frames.empty()) return {0, 0};
+  const int fps = 25;
+  const double cpu_start = cpu_seconds();
+  const auto start = std::chrono::steady_clock::now();
+  media::AudioStream sound(audio, 48000, {}, seconds);
+  media::Mp4Writer writer(out, engine::finish::video_options(frames.front().size(), fps, seconds), sound);
+  for (int i = 0; i < writer.frame_count(); ++i) writer.write_frame(frames[static_cast<size_t>(std::min<int>(i, static_cast<int>(frames.size()) - 1))]);
+  writer.finish();
+  return {seconds_since(start), cpu_seconds() - cpu_start};
 }
 
 // A speech clip of `seconds`: the two fixture recordings back to back, repeated and cut to
@@ -289,6 +314,13 @@ int main(int argc, char** argv) try {
     else if (arg == "--synthesise-face") { tone = next(); synthesised_out = next(); }
     else if (arg == "--rss-child") rss_child_seconds = std::stod(next());
     else if (arg == "--no-long") long_runs = false;
+    else if (arg == "--warp-kernel") {
+      const std::string name = next();
+      using engine::classic::WarpKernel;
+      engine::classic::cap_warp_kernel(name == "portable" ? WarpKernel::portable
+                                       : name == "avx2"   ? WarpKernel::avx2
+                                                          : WarpKernel::avx512_vbmi);
+    }
     else if (arg == "--set") { auto [k, v] = engine::parse_assignment(next()); config[k] = v; }
     else if (arg == "--resolutions") {
       resolutions.clear();
@@ -300,6 +332,7 @@ int main(int argc, char** argv) try {
       }
     } else {
       std::cerr << "usage: engine_bench [--seconds S] [--resolutions 512,1024] [--repeat N] [--no-long]\n"
+                   "                    [--warp-kernel portable|avx2|avx512_vbmi]\n"
                    "       engine_bench --score AUDIO [--set k=v]...\n"
                    "       engine_bench --generate OUT.mp4 [--audio A] [--image I] [--set k=v]...\n"
                    "       engine_bench --stills PREFIX [--video V.mp4 | --audio A --image I --set k=v...]\n"
@@ -360,10 +393,12 @@ int main(int argc, char** argv) try {
   const fs::path audio = temp.path / "speech.wav";
   write_speech(audio, seconds);
 
-  std::printf("classic engine, %.1f s clip at 25 fps (%d frames), portrait.png, best of %d (the first with an empty face cache)\n",
-              seconds, static_cast<int>(seconds * 25 + 0.5), repeat);
+  std::printf("classic engine, %.1f s clip at 25 fps (%d frames), portrait.png, best of %d (the first with an empty face cache), "
+              "warp kernel %s\n",
+              seconds, static_cast<int>(seconds * 25 + 0.5), repeat, engine::classic::warp_kernel_name(engine::classic::warp_kernel()));
   std::printf("%6s %8s %8s %8s %8s %8s | %7s %7s %7s %7s %7s %7s\n", "px", "wall_s", "rt_x", "fps", "size_kB", "cpu_s", "load",
               "detect", "d_cold", "analyse", "render", "encode");
+  std::vector<std::tuple<int, double, double>> encoder_floor_lines;
   for (int resolution : resolutions) {
     engine::GenerationParams params;
     params.min_resolution = resolution;
@@ -388,7 +423,18 @@ int main(int argc, char** argv) try {
     std::printf("%6d %8.3f %8.2f %8.1f %8.0f %8.2f | %7.3f %7.3f %7.3f %7.3f %7.3f %7.3f\n", resolution, best, seconds / best,
                 best_result.frames / best, ec ? 0.0 : static_cast<double>(bytes) / 1000.0, best_cpu, stage("load"), stage("detect"),
                 cold_detect, stage("analyse"), stage("render"), stage("encode"));
+    double floor_wall = 1e9, floor_cpu = 0;
+    for (int r = 0; r < repeat; ++r) {
+      const auto [wall, cpu] = encoder_alone(best_result.output_path, audio, temp.path / "encoder.mp4", seconds);
+      if (wall < floor_wall) floor_wall = wall, floor_cpu = cpu;
+    }
+    encoder_floor_lines.push_back({resolution, floor_wall, floor_cpu});
   }
+  // What encoding alone costs: no job can be faster than its encoder on these two cores.
+  for (const auto& [resolution, wall, cpu] : encoder_floor_lines)
+    std::printf("the encoder alone at %d px (the job's frames from memory, same settings, with the audio): %.3f s wall "
+                "(%.2f x real time), %.2f s CPU\n",
+                resolution, wall, seconds / wall, cpu);
 
   // Face detection on a 12-megapixel photo: the portrait scaled to 4000×3000, as a JPEG.
   {
@@ -432,7 +478,7 @@ int main(int argc, char** argv) try {
     std::printf("peak RSS of one 512 px job in a fresh process: 10 s clip %.1f MB, 300 s clip %.1f MB (%+.1f %%)\n", short_rss,
                 long_rss, 100.0 * (long_rss - short_rss) / short_rss);
   }
-  std::printf("peak RSS of this process %.1f MB\n", peak_rss_mb());
+  std::printf("peak RSS of this process %.1f MB (it held each resolution's frames for the encoder-alone runs)\n", peak_rss_mb());
   return 0;
 } catch (const sonic::Error& e) {
   std::cerr << "engine_bench: " << e.code_name() << ": " << e.what() << "\n";
