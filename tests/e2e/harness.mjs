@@ -41,11 +41,23 @@ export async function launchServer(name, extraArgs = [], env = {}) {
   throw new Error(`server ${name} did not become healthy`);
 }
 
+// SIGTERM, as a service manager stops it. The server's shutdown is bounded, so a server still
+// running 30 s later is a failure, reported as one (and killed, so the run goes on) instead
+// of a test run that never ends.
 export async function stopServer(server) {
   const proc = server && (server.proc || server);
   if (!proc || proc.exitCode !== null) return;
+  const exited = new Promise((r) => proc.once('exit', r));
   proc.kill('SIGTERM');
-  await new Promise((r) => proc.once('exit', r));
+  let timer;
+  const late = new Promise((r) => { timer = setTimeout(() => r('late'), 30000); });
+  const outcome = await Promise.race([exited.then(() => 'exited'), late]);
+  clearTimeout(timer);
+  if (outcome === 'late') {
+    proc.kill('SIGKILL');
+    await exited;
+    throw new Error(`the server (pid ${proc.pid}) was still running 30 s after SIGTERM`);
+  }
 }
 
 export async function launchBrowser() {
