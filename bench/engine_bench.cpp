@@ -25,7 +25,6 @@
 // Inputs: portrait.png and the speech fixtures from $SONIC_FIXTURES (default: the
 // shared/fixtures folder next to the source tree). Writes only to a temporary folder.
 #include <sys/resource.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <chrono>
@@ -192,21 +191,30 @@ std::pair<double, double> encoded_against_rendered(const fs::path& image, const 
   return {n > 0 ? sum / n : 0.0, lowest};
 }
 
+// This process's peak resident set (VmHWM) in kB, from /proc/self/status; -1 if unreadable.
+long peak_rss_kb_of_this_process() {
+  std::ifstream status("/proc/self/status");
+  for (std::string line; std::getline(status, line);)
+    if (line.rfind("VmHWM:", 0) == 0) return std::stol(line.substr(6));
+  return -1;
+}
+
 // Peak RSS (MB) of one job on a clip of `seconds` at 512 px, in a fresh process (this binary
-// with --rss-child), so no earlier job's memory counts.
+// with --rss-child), so no earlier job's memory counts. The child reports its own VmHWM: the
+// kernel's ru_maxrss for a child also counts the parent's resident pages it had at fork and
+// exec, which in this process include the frames held for the encoder-alone runs.
 double peak_rss_of_job(double seconds) {
   std::error_code ec;
   const fs::path self = fs::read_symlink("/proc/self/exe", ec);
-  const std::string arg = std::to_string(seconds);
-  const pid_t pid = fork();
-  if (pid == 0) {
-    execl(self.c_str(), self.c_str(), "--rss-child", arg.c_str(), static_cast<char*>(nullptr));
-    _exit(127);
-  }
-  int status = 0;
-  rusage usage{};
-  if (pid < 0 || wait4(pid, &status, 0, &usage) != pid || !WIFEXITED(status) || WEXITSTATUS(status) != 0) return -1;
-  return static_cast<double>(usage.ru_maxrss) / 1024.0;
+  const std::string command = "'" + self.string() + "' --rss-child " + std::to_string(seconds) + " 2>/dev/null";
+  FILE* child = popen(command.c_str(), "r");
+  if (!child) return -1;
+  long kb = -1;
+  char line[256];
+  while (std::fgets(line, sizeof line, child))
+    if (std::string(line).rfind("VmHWM_kB ", 0) == 0) kb = std::stol(std::string(line).substr(9));
+  if (pclose(child) != 0 || kb < 0) return -1;
+  return static_cast<double>(kb) / 1024.0;
 }
 
 // The frame of `video` whose mouth is open widest (by `score`'s measure) and a 3× zoom of the
@@ -348,6 +356,7 @@ int main(int argc, char** argv) try {
     write_speech(temp.path / "speech.wav", rss_child_seconds);
     engine::GenerationParams params;
     run_job(image, temp.path / "speech.wav", temp.path / "rss.mp4", params);
+    std::printf("VmHWM_kB %ld\n", peak_rss_kb_of_this_process());
     return 0;
   }
 
