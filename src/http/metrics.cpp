@@ -23,34 +23,29 @@ void remote_lines(std::string& out, const jobs::remote::RemoteMetrics& r) {
   auto gauge = [&](const char* name, const char* help, const char* type) {
     out += fmt::format("# HELP {} {}\n# TYPE {} {}\n", name, help, name, type);
   };
-  gauge("sonic_redis_up", "Whether the server reaches Redis (1) or not (0).", "gauge");
-  out += fmt::format("sonic_redis_up {}\n", r.redis_up ? 1 : 0);
+  // A metric of one unlabelled value.
+  auto single = [&](const char* name, const char* help, const char* type, auto value) {
+    gauge(name, help, type);
+    out += fmt::format("{} {}\n", name, value);
+  };
+  single("sonic_redis_up", "Whether the server reaches Redis (1) or not (0).", "gauge", r.redis_up ? 1 : 0);
   gauge("sonic_redis_stream_length", "Entries in an engine's job stream: waiting or running.", "gauge");
   for (const auto& [engine, st] : r.streams) out += fmt::format("sonic_redis_stream_length{{engine=\"{}\"}} {}\n", engine, st.length);
   gauge("sonic_redis_stream_pending", "Entries of an engine's stream delivered to a worker and not finished.", "gauge");
   for (const auto& [engine, st] : r.streams)
     out += fmt::format("sonic_redis_stream_pending{{engine=\"{}\"}} {}\n", engine, st.pending);
-  gauge("sonic_redis_dead_letters", "Entries in the dead-letter stream now.", "gauge");
-  out += fmt::format("sonic_redis_dead_letters {}\n", r.dead_letters);
-  gauge("sonic_redis_dead_letters_total", "Jobs ever dead-lettered (delivered too often).", "counter");
-  out += fmt::format("sonic_redis_dead_letters_total {}\n", r.dead_letters_total);
-  gauge("sonic_lease_takeovers_total", "Leases that ran out and were taken over by another worker.", "counter");
-  out += fmt::format("sonic_lease_takeovers_total {}\n", r.takeovers_total);
-  gauge("sonic_workers_alive", "Remote workers whose heartbeat is current.", "gauge");
-  out += fmt::format("sonic_workers_alive {}\n", r.workers_alive);
+  single("sonic_redis_dead_letters", "Entries in the dead-letter stream now.", "gauge", r.dead_letters);
+  single("sonic_redis_dead_letters_total", "Jobs ever dead-lettered (delivered too often).", "counter", r.dead_letters_total);
+  single("sonic_lease_takeovers_total", "Leases that ran out and were taken over by another worker.", "counter", r.takeovers_total);
+  single("sonic_workers_alive", "Remote workers whose heartbeat is current.", "gauge", r.workers_alive);
   gauge("sonic_workers_alive_by_engine", "Remote workers serving an engine.", "gauge");
   for (const auto& [engine, n] : r.workers_by_engine)
     out += fmt::format("sonic_workers_alive_by_engine{{engine=\"{}\"}} {}\n", engine, n);
-  gauge("sonic_worker_slots", "Jobs the live remote workers can run at once.", "gauge");
-  out += fmt::format("sonic_worker_slots {}\n", r.slots);
-  gauge("sonic_remote_jobs", "Jobs out on Redis now (waiting in a stream or running on a worker).", "gauge");
-  out += fmt::format("sonic_remote_jobs {}\n", r.outstanding);
-  gauge("sonic_remote_events_applied_total", "Worker events applied to the job store.", "counter");
-  out += fmt::format("sonic_remote_events_applied_total {}\n", r.events_applied);
-  gauge("sonic_remote_events_dropped_total", "Worker events dropped: of an old attempt or stream entry.", "counter");
-  out += fmt::format("sonic_remote_events_dropped_total {}\n", r.events_dropped);
-  gauge("sonic_remote_redispatched_total", "Jobs sent out again as a new attempt after Redis lost them.", "counter");
-  out += fmt::format("sonic_remote_redispatched_total {}\n", r.redispatched);
+  single("sonic_worker_slots", "Jobs the live remote workers can run at once.", "gauge", r.slots);
+  single("sonic_remote_jobs", "Jobs out on Redis now (waiting in a stream or running on a worker).", "gauge", r.outstanding);
+  single("sonic_remote_events_applied_total", "Worker events applied to the job store.", "counter", r.events_applied);
+  single("sonic_remote_events_dropped_total", "Worker events dropped: of an old attempt or stream entry.", "counter", r.events_dropped);
+  single("sonic_remote_redispatched_total", "Jobs sent out again as a new attempt after Redis lost them.", "counter", r.redispatched);
 }
 
 }  // namespace
