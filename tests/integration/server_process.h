@@ -54,6 +54,20 @@ inline void expect_no_sanitizer_report(const std::string& log) {
   EXPECT_EQ(log.find("LeakSanitizer"), std::string::npos) << tail_of(log);
 }
 
+// Waits up to `patience` for child `pid` to exit, then kills it (SIGKILL) and waits. Its exit
+// status, or -1 when it did not exit on its own (killed, or ended by a signal).
+inline int reap_child(pid_t pid, std::chrono::milliseconds patience) {
+  const auto deadline = std::chrono::steady_clock::now() + patience;
+  int status = 0;
+  while (std::chrono::steady_clock::now() < deadline) {
+    if (waitpid(pid, &status, WNOHANG) == pid) return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+    std::this_thread::sleep_for(20ms);
+  }
+  ::kill(pid, SIGKILL);
+  waitpid(pid, &status, 0);
+  return -1;
+}
+
 class ServerProcess {
  public:
   // `off`: the per-user limit flags are 0 unless `extra_args` sets them (most suites send many
@@ -113,25 +127,15 @@ class ServerProcess {
   int stop(std::chrono::seconds patience = 60s) {
     if (pid_ <= 0) return exit_code_;
     ::kill(pid_, SIGTERM);
-    auto deadline = std::chrono::steady_clock::now() + patience;
-    int status = 0;
-    while (std::chrono::steady_clock::now() < deadline) {
-      if (waitpid(pid_, &status, WNOHANG) == pid_) {
-        pid_ = -1;
-        exit_code_ = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-        return exit_code_;
-      }
-      std::this_thread::sleep_for(50ms);
-    }
-    kill9();
-    return -1;
+    exit_code_ = reap_child(pid_, patience);
+    pid_ = -1;
+    return exit_code_;
   }
 
   void kill9() {
     if (pid_ <= 0) return;
     ::kill(pid_, SIGKILL);
-    int status = 0;
-    waitpid(pid_, &status, 0);
+    reap_child(pid_, 30s);
     pid_ = -1;
     exit_code_ = -1;
   }

@@ -98,21 +98,9 @@ class WorkerProcess {
 
  private:
   int reap(std::chrono::seconds patience) {
-    auto deadline = std::chrono::steady_clock::now() + patience;
-    int status = 0;
-    while (std::chrono::steady_clock::now() < deadline) {
-      if (waitpid(pid_, &status, WNOHANG) == pid_) {
-        pid_ = -1;
-        exit_code_ = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-        return exit_code_;
-      }
-      std::this_thread::sleep_for(std::chrono::milliseconds(20));
-    }
-    ::kill(pid_, SIGKILL);
-    waitpid(pid_, &status, 0);
+    exit_code_ = reap_child(pid_, patience);
     pid_ = -1;
-    exit_code_ = -1;
-    return -1;
+    return exit_code_;
   }
 
   TempDir temp_;
