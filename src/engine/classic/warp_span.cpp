@@ -208,15 +208,16 @@ __attribute__((target("avx2"))) void warp_span_avx2(const WarpSource& s, const S
 
 #define SONIC_VBMI_TARGET "avx2,avx512f,avx512vl,avx512bw,avx512vbmi"
 
+// GCC 12's header passes an undefined vector as the unused merge source of the unmasked
+// permute and then warns about it; nothing reads it.
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+
 // When all eight pixels read rows py and py+1 and their left taps lie within 8 pixels of the
 // first one's, the 32 bytes from the first left tap on each row hold every tap: the left tap
 // of pixel j is bytes 3r…3r+3 (r = px_j - px_0; B G R and the next byte, as load_taps gives
 // them) and the right tap bytes 3r+3…3r+6, so two byte permutes per row fetch all of them.
 // Else (or when a 32-byte read would pass the picture's last byte) the plain loads.
-// GCC 12's header passes an undefined vector as the unused merge source of the unmasked
-// permute and then warns about it; nothing reads it.
-#pragma GCC diagnostic push
-#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
 __attribute__((target(SONIC_VBMI_TARGET), always_inline)) inline Taps permute_taps(const WarpSource& s, const Span& span,
                                                                                   const Block& b) {
   const int px0 = _mm256_cvtsi256_si32(b.px), py0 = _mm256_cvtsi256_si32(b.py);
