@@ -13,27 +13,40 @@ namespace {
 }
 }  // namespace
 
-SqliteDb::SqliteDb(const std::filesystem::path& path) {
-  if (sqlite3_open_v2(path.c_str(), &db_, SQLITE_OPEN_READWRITE | SQLITE_OPEN_FULLMUTEX, nullptr) != SQLITE_OK) {
-    std::string message = db_ ? sqlite3_errmsg(db_) : "out of memory";
-    sqlite3_close(db_);
-    db_ = nullptr;
+sqlite3* open_job_database(const std::filesystem::path& path, bool create) {
+  sqlite3* db = nullptr;
+  const int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_FULLMUTEX | (create ? SQLITE_OPEN_CREATE : 0);
+  if (sqlite3_open_v2(path.c_str(), &db, flags, nullptr) != SQLITE_OK) {
+    std::string message = db ? sqlite3_errmsg(db) : "out of memory";
+    sqlite3_close(db);
     throw Error(ErrorCode::internal, "cannot open the job database " + path.string() + ": " + message);
   }
-  sqlite3_busy_timeout(db_, 5000);
-  exec("PRAGMA synchronous=NORMAL");
+  sqlite3_busy_timeout(db, 5000);
+  try {
+    exec_sql(db, "PRAGMA synchronous=NORMAL");
+  } catch (...) {
+    sqlite3_close(db);
+    throw;
+  }
+  return db;
 }
+
+void exec_sql(sqlite3* db, const std::string& sql) {
+  char* err = nullptr;
+  if (sqlite3_exec(db, sql.c_str(), nullptr, nullptr, &err) != SQLITE_OK) {
+    std::string message = err ? err : "unknown";
+    sqlite3_free(err);
+    throw Error(ErrorCode::internal, "job database: " + sql + ": " + message);
+  }
+}
+
+SqliteDb::SqliteDb(const std::filesystem::path& path) : db_(open_job_database(path, /*create=*/false)) {}
 
 SqliteDb::~SqliteDb() { sqlite3_close(db_); }
 
 void SqliteDb::exec(const std::string& sql) const {
   auto held = lock();
-  char* err = nullptr;
-  if (sqlite3_exec(db_, sql.c_str(), nullptr, nullptr, &err) != SQLITE_OK) {
-    std::string message = err ? err : "unknown";
-    sqlite3_free(err);
-    throw Error(ErrorCode::internal, "job database: " + sql + ": " + message);
-  }
+  exec_sql(db_, sql);
 }
 
 void SqliteDb::rollback() noexcept { sqlite3_exec(db_, "ROLLBACK", nullptr, nullptr, nullptr); }

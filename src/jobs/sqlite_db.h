@@ -24,6 +24,13 @@ namespace sonic::jobs {
 
 using SqlValue = std::variant<std::string, std::int64_t, double>;
 
+// Opens the job database file as one connection in serialised mode, with a 5 s busy timeout
+// and synchronous=NORMAL; `create`: the file may be made. The caller owns the handle
+// (sqlite3_close). Throws Error(internal).
+sqlite3* open_job_database(const std::filesystem::path& path, bool create);
+// Runs statements without results on `db`. Throws Error(internal) naming the SQL.
+void exec_sql(sqlite3* db, const std::string& sql);
+
 class SqliteDb {
  public:
   // Opens the existing database file. Throws Error(internal) on failure.

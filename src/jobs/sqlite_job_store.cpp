@@ -175,16 +175,8 @@ SqliteJobStore::SqliteJobStore(const std::filesystem::path& db_path) : path_(db_
 }
 
 void SqliteJobStore::open_file(const std::filesystem::path& file) {
-  if (sqlite3_open_v2(file.c_str(), &db_, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_FULLMUTEX,
-                      nullptr) != SQLITE_OK) {
-    std::string msg = db_ ? sqlite3_errmsg(db_) : "out of memory";
-    sqlite3_close(db_);
-    db_ = nullptr;
-    throw Error(ErrorCode::internal, "cannot open the job database " + file.string() + ": " + msg);
-  }
-  sqlite3_busy_timeout(db_, 5000);
+  db_ = open_job_database(file, /*create=*/true);
   exec("PRAGMA journal_mode=WAL");
-  exec("PRAGMA synchronous=NORMAL");
   // Which file this is, so file_state() notices when the path later names another one.
   struct stat st {};
   if (::stat(file.c_str(), &st) == 0) {
@@ -221,14 +213,7 @@ void SqliteJobStore::migrate() {
   }
 }
 
-void SqliteJobStore::exec(const std::string& sql) const {
-  char* err = nullptr;
-  if (sqlite3_exec(db_, sql.c_str(), nullptr, nullptr, &err) != SQLITE_OK) {
-    std::string msg = err ? err : "unknown";
-    sqlite3_free(err);
-    throw Error(ErrorCode::internal, "job store: " + sql + ": " + msg);
-  }
-}
+void SqliteJobStore::exec(const std::string& sql) const { exec_sql(db_, sql); }
 
 void SqliteJobStore::insert(const JobRecord& job) {
   std::lock_guard lock(mutex_);
