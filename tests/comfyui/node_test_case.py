@@ -7,6 +7,7 @@ import os
 import re
 import shutil
 import tempfile
+import traceback
 import unittest
 from pathlib import Path
 
@@ -80,7 +81,11 @@ class NodeTestCase(unittest.TestCase):
         return harness.run_node("SonicServerGenerate", generate_inputs(**inputs), unique_id=unique_id)
 
     def assertSucceeded(self, outcome):
-        self.assertEqual(outcome.status, "success", f"{outcome.message}\nserver log:\n{self.server.log()[-4000:]}")
+        # The node's exception with its traceback: a bare message can be as little as a number
+        # (one CI run failed here with only "140559474800320" to go on).
+        where = "".join(traceback.format_exception(outcome.exception)) if outcome.exception else ""
+        self.assertEqual(outcome.status, "success",
+                         f"{outcome.message}\n{where}server log:\n{self.server.log()[-4000:]}")
 
     def temp_files(self) -> list:
         return sorted(str(p.relative_to(self.temp)) for p in self.temp.rglob("*") if p.is_file())
