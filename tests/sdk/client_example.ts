@@ -101,8 +101,16 @@ async function main(): Promise<void> {
 
   const job = await client.GET("/api/jobs/{id}", { params: { path: { id: jobId } } });
   if (job.data?.status !== "succeeded") throw new Error(`job: ${JSON.stringify(job.data ?? job.error)}`);
-  const log = await client.GET("/api/jobs/{id}/webhooks", { params: { path: { id: jobId } } });
-  const states = (log.data?.deliveries ?? []).map((d) => `${d.event}:${d.state}`);
+  // The server marks a delivery delivered once it has read the receiver's answer, which can be
+  // just after the receiver has the request in hand: read the log until it says so (10 s).
+  let log = await client.GET("/api/jobs/{id}/webhooks", { params: { path: { id: jobId } } });
+  let states: string[] = [];
+  for (let tries = 0; ; tries++) {
+    states = (log.data?.deliveries ?? []).map((d) => `${d.event}:${d.state}`);
+    if (states.includes("job.completed:delivered") || tries >= 100) break;
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    log = await client.GET("/api/jobs/{id}/webhooks", { params: { path: { id: jobId } } });
+  }
   if (!states.includes("job.completed:delivered")) throw new Error(`delivery log: ${JSON.stringify(log.data)}`);
   if (unverified !== 0) throw new Error(`${unverified} deliveries failed verification`);
   console.log(`job ${jobId} done: ${event.data.video_url}; deliveries ${states.join(", ")}`);
