@@ -30,6 +30,16 @@ struct Mp4Options {
   int audio_bitrate = 128000;
 };
 
+// The rate the output's AAC track keeps for a recording at `source_rate`: the recording's
+// own when it is a standard rate from 16 to 48 kHz (what speech is recorded at and every
+// browser plays), so nothing is resampled and the encoder works on no more samples than the
+// recording holds (a 16 kHz voice note costs a third of 48 kHz); 16 kHz for rates below,
+// 48 kHz for anything else.
+int aac_track_rate(int source_rate);
+// The bit rate for a mono AAC-LC track at `rate`: 128 kbit/s from 32 kHz up, 4 bits per
+// sample below (64 kbit/s at 16 kHz, which AAC-LC cannot spend 128 on anyway).
+int aac_track_bitrate(int rate);
+
 class Mp4Writer {
  public:
   // `audio` (mono, any rate: it is resampled to options.audio_sample_rate) is trimmed or

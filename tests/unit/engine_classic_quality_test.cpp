@@ -12,7 +12,9 @@
 
 #include "engine/classic/classic_engine.h"
 #include "face/landmarks.h"
+#include "media/audio.h"
 #include "media/image.h"
+#include "media/probe.h"
 #include "media/video_reader.h"
 #include "quality/score.h"
 #include "support/test_media.h"
@@ -176,6 +178,31 @@ TEST_F(ClassicEngineQuality, ExactLengthWhenDurationIsShorterOrLonger) {
     ASSERT_TRUE(reader.info().has_audio);
     EXPECT_NEAR(reader.info().audio_duration_s, duration, 0.05) << "duration " << duration;
     EXPECT_NEAR(reader.info().duration_s, duration, 1.0 / 24 + 1e-6) << "duration " << duration;
+  }
+}
+
+// The output track keeps the recording's own rate where AAC stores it well (a 16 kHz voice
+// note is not encoded as three times the samples), and is made 16 or 48 kHz otherwise.
+TEST_F(ClassicEngineQuality, TheTrackKeepsTheRecordingsRate) {
+  for (const auto& [rate, expected] : std::vector<std::pair<int, int>>{{16000, 16000}, {44100, 44100}, {8000, 16000}, {96000, 48000}, {37000, 48000}}) {
+    const fs::path sound = *dir_ / ("rate" + std::to_string(rate) + ".wav");
+    test::run_ok("sox " + test::shell_quote(test::fixture("speech_en_5s.wav").string()) + " -r " + std::to_string(rate) + " " +
+                 test::shell_quote(sound.string()) + " trim 0 1");
+    engine::GenerationParams params = engine::apply_config({}, {{"face_box", face_box_}, {"min_resolution", 256}, {"duration", 1.0}});
+    const fs::path out = *dir_ / ("rate" + std::to_string(rate) + ".mp4");
+    engine::ClassicEngine classic;
+    engine::CancelToken cancel;
+    classic.generate({test::fixture("portrait.png"), sound, out, params, {}}, nullptr, cancel);
+    const media::AudioInfo track = media::probe_audio(out);
+    EXPECT_EQ(track.sample_rate, expected) << rate;
+    // The speech is all there: the same loudness as the recording, at the track's rate.
+    const auto rms = [](const media::PcmAudio& a) {
+      double sum = 0;
+      for (float x : a.samples) sum += static_cast<double>(x) * x;
+      return std::sqrt(sum / std::max<size_t>(1, a.samples.size()));
+    };
+    const double in = rms(media::decode_audio(sound, 16000)), got = rms(media::decode_audio(out, 16000));
+    EXPECT_NEAR(got / in, 1.0, 0.1) << rate;
   }
 }
 

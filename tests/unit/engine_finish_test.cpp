@@ -67,7 +67,7 @@ TEST(FrameFile, RefusesBrokenFilesWithEngineFailed) {
 // The protocol's other form: a video in any container FFmpeg reads (here our own MP4).
 TEST(EngineFrames, ReadsAVideoFile) {
   TempDir dir;
-  media::Mp4Options options = video_options({64, 48}, 20, 0.5);
+  media::Mp4Options options = video_options({64, 48}, 20, 0.5, 16000);
   media::PcmAudio silence;
   silence.sample_rate = 16000;
   silence.samples.assign(8000, 0.0f);

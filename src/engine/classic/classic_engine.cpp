@@ -23,6 +23,7 @@
 #include "media/audio.h"
 #include "media/image.h"
 #include "media/mp4_writer.h"
+#include "media/probe.h"
 #include "media/padded_bgr.h"
 #include "util/error.h"
 #include "util/log.h"
@@ -149,7 +150,9 @@ EngineResult ClassicEngine::generate(const JobInput& job, const ProgressCallback
   media::PcmAudio analysis_audio = media::decode_audio(job.audio, 16000, job.limits, params.duration_s);
   // The output track is pulled by the MP4 writer as it goes, never all in memory: peak memory
   // does not grow with the clip's length (a 300 s track at 48 kHz would be 58 MB of floats).
-  media::AudioStream output_audio(job.audio, 48000, job.limits, params.duration_s);
+  // It keeps the recording's own rate where AAC stores it well (media::aac_track_rate).
+  const int track_rate = media::aac_track_rate(media::probe_audio(job.audio, job.limits, params.duration_s).sample_rate);
+  media::AudioStream output_audio(job.audio, track_rate, job.limits, params.duration_s);
   const double duration = params.duration_s.value_or(analysis_audio.duration_s());
   if (duration <= 0)
     throw Error(ErrorCode::unreadable_media, "The audio holds no sound samples. Upload a recording with speech in it.", "audio");
@@ -181,7 +184,7 @@ EngineResult ClassicEngine::generate(const JobInput& job, const ProgressCallback
   // render (+ encode on its own thread, timed separately)
   stage_start = Clock::now();
   // The same encoder settings as every engine's finished video (engine/finish).
-  media::Mp4Options options = finish::video_options(framing.output_size, fps, duration);
+  media::Mp4Options options = finish::video_options(framing.output_size, fps, duration, track_rate);
   // Declared before the encoder thread so it outlives it; destroyed without finish() (error,
   // cancellation) it removes the partial file.
   media::Mp4Writer writer(job.output, options, output_audio);
