@@ -46,7 +46,6 @@
 #include "engine/finish/video_finisher.h"
 #include "media/audio.h"
 #include "media/mp4_writer.h"
-#include "media/probe.h"
 #include "media/image.h"
 #include "media/video_reader.h"
 #include "quality/score.h"
@@ -127,8 +126,8 @@ std::pair<double, double> encoder_alone(const fs::path& video, const fs::path& a
   const int fps = 25;
   const double cpu_start = cpu_seconds();
   const auto start = std::chrono::steady_clock::now();
-  const int track_rate = media::aac_track_rate(media::probe_audio(audio, {}, seconds).sample_rate);
-  media::AudioStream sound(audio, track_rate, {}, seconds);
+  media::AudioStream sound(audio, media::kRecordingRate, {}, seconds);
+  const int track_rate = media::aac_track_rate(sound.sample_rate());
   media::Mp4Writer writer(out, engine::finish::video_options(frames.front().size(), fps, seconds, track_rate), sound);
   for (int i = 0; i < writer.frame_count(); ++i) writer.write_frame(frames[static_cast<size_t>(std::min<int>(i, static_cast<int>(frames.size()) - 1))]);
   writer.finish();

@@ -172,10 +172,12 @@ struct AudioStream::Impl {
 
   Impl(const fs::path& path, int rate, const MediaLimits& l, std::optional<double> first)
       : sample_rate(rate), limits(l), use_first_s(first) {
-    if (sample_rate <= 0 || sample_rate > 384000) {
+    if (sample_rate != kRecordingRate && (sample_rate <= 0 || sample_rate > 384000)) {
       throw Error(ErrorCode::invalid_param, fmt::format("Sample rate {} Hz is not supported.", sample_rate));
     }
     AudioInfo info = probe_audio(path, limits, use_first_s);  // format, header checks, stated length limit
+    // The probe refuses 0 Hz; a header claiming more than the resampler takes gets 48 kHz.
+    if (sample_rate == kRecordingRate) sample_rate = info.sample_rate <= 384000 ? info.sample_rate : 48000;
     stated_seconds = std::isfinite(info.duration_s) ? std::clamp(info.duration_s, 0.0, limits.max_audio_seconds) : 0.0;
     if (use_first_s) stated_seconds = std::min(stated_seconds, *use_first_s);
     av::route_ffmpeg_log();
@@ -282,10 +284,10 @@ PcmAudio decode_audio(const fs::path& path, int sample_rate, const MediaLimits& 
                       std::optional<double> use_first_s) {
   AudioStream stream(path, sample_rate, limits, use_first_s);
   PcmAudio result;
-  result.sample_rate = sample_rate;
+  result.sample_rate = stream.sample_rate();  // the recording's with kRecordingRate
   // Room for the stated length up front: growing the vector as it fills would, for a moment,
   // hold it twice.
-  result.samples.reserve(static_cast<std::size_t>(stream.stated_seconds() * sample_rate) + (1 << 16));
+  result.samples.reserve(static_cast<std::size_t>(stream.stated_seconds() * result.sample_rate) + (1 << 16));
   constexpr std::size_t kChunk = 1 << 16;
   for (;;) {
     const std::size_t old = result.samples.size();

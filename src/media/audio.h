@@ -19,9 +19,14 @@ struct PcmAudio {
   }
 };
 
+// For `sample_rate` below: the recording's own rate (its audio stream's; 48 kHz for a
+// header claiming more than 384 kHz), read back from the result's sample_rate or from
+// AudioStream::sample_rate().
+constexpr int kRecordingRate = 0;
+
 // Decodes any supported audio file (and the audio track of a video file such as our own
-// MP4 output) to mono float PCM at `sample_rate` (e.g. 16000 for analysis, 48000 for the
-// output track). The result's length is the decoded length, exactly. Refuses audio longer
+// MP4 output) to mono float PCM at `sample_rate` (e.g. 16000 for analysis, or
+// kRecordingRate). The result's length is the decoded length, exactly. Refuses audio longer
 // than limits.max_audio_seconds (audio_too_long) before decoding when the container states
 // its length, and stops decoding at the limit otherwise. Throws Error like probe_audio.
 // `use_first_s` (a job's `duration`): only the first this many seconds are decoded and
@@ -41,7 +46,7 @@ class AudioStream {
   AudioStream(const AudioStream&) = delete;
   AudioStream& operator=(const AudioStream&) = delete;
 
-  int sample_rate() const;
+  int sample_rate() const;  // the rate read() gives (the recording's with kRecordingRate)
   // The length the container states (checked against the limit), 0 when it states none.
   double stated_seconds() const;
   // Up to `n` samples into `out`; fewer only at the end, 0 after it.

@@ -27,7 +27,7 @@ TEST(MediaAudioStream, ALongerRecordingThanTheLimitIsRefusedAsByDecodeAudio) {
   test::TempDir dir;
   test::write_file(dir / "text.wav", "this is not a recording");
   EXPECT_THROW(media::AudioStream(dir / "text.wav", 16000), Error);
-  EXPECT_THROW(media::AudioStream(test::fixture("speech_en_5s.wav"), 0), Error);
+  EXPECT_THROW(media::AudioStream(test::fixture("speech_en_5s.wav"), -1), Error);  // 0 is kRecordingRate
 }
 
 TEST(MediaAudioStream, ReadInAnyChunksItIsDecodeAudioExactly) {
@@ -51,6 +51,21 @@ TEST(MediaAudioStream, ReadInAnyChunksItIsDecodeAudioExactly) {
     EXPECT_EQ(stream.read(chunk.data(), chunk.size()), 0u) << "after the end";
     ASSERT_EQ(read.size(), whole.samples.size());
     EXPECT_EQ(read, whole.samples);
+  }
+}
+
+TEST(MediaAudioStream, KeepsTheRecordingsOwnRateWhenAsked) {
+  test::TempDir dir;
+  for (int rate : {8000, 22050, 44100}) {
+    const std::filesystem::path wav = dir / ("r" + std::to_string(rate) + ".wav");
+    test::run_ok("sox " + test::shell_quote(test::fixture("speech_en_5s.wav").string()) + " -r " + std::to_string(rate) + " " +
+           test::shell_quote(wav.string()));
+    media::AudioStream stream(wav, media::kRecordingRate);
+    EXPECT_EQ(stream.sample_rate(), rate);
+    const media::PcmAudio same = media::decode_audio(wav, rate);
+    std::vector<float> got(same.samples.size() + 100);
+    got.resize(stream.read(got.data(), got.size()));
+    EXPECT_EQ(got, same.samples) << rate;
   }
 }
 

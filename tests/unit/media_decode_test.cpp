@@ -159,7 +159,9 @@ TEST_F(MediaDecodeTest, OnlyTheFirstSecondsOfALongRecordingAreDecoded) {
 }
 
 TEST_F(MediaDecodeTest, RejectsANonsenseRate) {
-  EXPECT_THROW(decode_audio(speech(), 0), Error);
+  EXPECT_THROW(decode_audio(speech(), -1), Error);
+  EXPECT_THROW(decode_audio(speech(), 400000), Error);
+  EXPECT_EQ(decode_audio(speech(), kRecordingRate).sample_rate, 16000);  // 0: the recording's own
 }
 
 TEST_F(MediaDecodeTest, FitToDurationCutsAndPads) {

@@ -14,7 +14,9 @@
 #include <condition_variable>
 #include <deque>
 #include <exception>
+#include <future>
 #include <mutex>
+#include <optional>
 #include <thread>
 #include <vector>
 
@@ -23,7 +25,6 @@
 #include "media/audio.h"
 #include "media/image.h"
 #include "media/mp4_writer.h"
-#include "media/probe.h"
 #include "media/padded_bgr.h"
 #include "util/error.h"
 #include "util/log.h"
@@ -142,17 +143,28 @@ EngineResult ClassicEngine::generate(const JobInput& job, const ProgressCallback
   result.params.engine = name();  // resolved: an empty name meant "the default engine"
   const GenerationParams& params = job.params;
 
-  // load
+  // load: the picture on a helper thread while this one opens and decodes the sound (each
+  // takes about as long: probing a recording costs milliseconds per open).
   auto stage_start = Clock::now();
   report("load", 0.0);
-  const cv::Mat picture = media::decode_image(job.image, job.limits);
-  // With a `duration`, only that much of the recording is decoded: a longer one is fine.
-  media::PcmAudio analysis_audio = media::decode_audio(job.audio, 16000, job.limits, params.duration_s);
-  // The output track is pulled by the MP4 writer as it goes, never all in memory: peak memory
-  // does not grow with the clip's length (a 300 s track at 48 kHz would be 58 MB of floats).
-  // It keeps the recording's own rate where AAC stores it well (media::aac_track_rate).
-  const int track_rate = media::aac_track_rate(media::probe_audio(job.audio, job.limits, params.duration_s).sample_rate);
-  media::AudioStream output_audio(job.audio, track_rate, job.limits, params.duration_s);
+  std::future<cv::Mat> decoded_picture =
+      std::async(std::launch::async, [&] { return media::decode_image(job.image, job.limits); });
+  media::PcmAudio analysis_audio;
+  std::optional<media::AudioStream> output_audio;
+  try {
+    // With a `duration`, only that much of the recording is decoded: a longer one is fine.
+    analysis_audio = media::decode_audio(job.audio, 16000, job.limits, params.duration_s);
+    // The output track is pulled by the MP4 writer as it goes, never all in memory: peak
+    // memory does not grow with the clip's length (a 300 s track at 48 kHz would be 58 MB of
+    // floats). At the recording's own rate: the writer keeps it where AAC stores it well
+    // (media::aac_track_rate).
+    output_audio.emplace(job.audio, media::kRecordingRate, job.limits, params.duration_s);
+  } catch (...) {
+    decoded_picture.get();  // a bad picture is reported first, as it always was
+    throw;
+  }
+  const cv::Mat picture = decoded_picture.get();
+  const int track_rate = media::aac_track_rate(output_audio->sample_rate());
   const double duration = params.duration_s.value_or(analysis_audio.duration_s());
   if (duration <= 0)
     throw Error(ErrorCode::unreadable_media, "The audio holds no sound samples. Upload a recording with speech in it.", "audio");
@@ -187,7 +199,7 @@ EngineResult ClassicEngine::generate(const JobInput& job, const ProgressCallback
   media::Mp4Options options = finish::video_options(framing.output_size, fps, duration, track_rate);
   // Declared before the encoder thread so it outlives it; destroyed without finish() (error,
   // cancellation) it removes the partial file.
-  media::Mp4Writer writer(job.output, options, output_audio);
+  media::Mp4Writer writer(job.output, options, *output_audio);
   const int frames = writer.frame_count();
   double render_seconds = 0;
   double encode_seconds = 0;  // written by the encoder thread, read after join()

@@ -15,7 +15,6 @@
 #include "media/audio.h"
 #include "face/face_cache.h"
 #include "media/image.h"
-#include "media/probe.h"
 #include "util/error.h"
 #include "util/log.h"
 #include "util/sha256.h"
@@ -186,14 +185,13 @@ EngineResult ExternalEngine::generate(const JobInput& job, const ProgressCallbac
 
   // load: the picture (for paste-back) and the audio fitted to the duration, twice (the
   // engine's 16 kHz hand-off and analysis copy, and the output's track at the recording's
-  // own rate, media::aac_track_rate).
+  // own rate, which the writer keeps where AAC stores it well: media::aac_track_rate).
   auto stage_start = Clock::now();
   report("load", 0.0);
   cv::Mat picture = media::decode_image(job.image, job.limits);
   const std::vector<IgnoredParam> face_ignored = choose_face(picture, job.image, result.params);
   media::PcmAudio analysis = media::decode_audio(job.audio, kHandOffSampleRate, job.limits);
-  const int track_rate = media::aac_track_rate(media::probe_audio(job.audio, job.limits).sample_rate);
-  media::PcmAudio output_audio = media::decode_audio(job.audio, track_rate, job.limits);
+  media::PcmAudio output_audio = media::decode_audio(job.audio, media::kRecordingRate, job.limits);
   const double duration = job.params.duration_s.value_or(analysis.duration_s());
   if (duration <= 0)
     throw Error(ErrorCode::unreadable_media, "The audio holds no sound samples. Upload a recording with speech in it.",

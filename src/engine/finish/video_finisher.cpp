@@ -92,7 +92,7 @@ FinishReport finish_video(const FinishJob& job, const std::function<void(const s
   const Placement placement =
       plan_placement(job.picture.size(), job.crop_box, source.size(), job.params, job.limits, report.ignored);
   const FrameCompositor compositor(job.picture, placement);
-  media::Mp4Options options = video_options(placement.output_size, fps, duration, job.output_audio.sample_rate);
+  media::Mp4Options options = video_options(placement.output_size, fps, duration, media::aac_track_rate(job.output_audio.sample_rate));
   const int frames = static_cast<int>(std::lround(duration * fps));
   ResampledFrames resampled(source, fps, frames);
 

@@ -28,7 +28,7 @@ struct FinishJob {
   std::optional<double> frames_fps;
   std::optional<cv::Rect> crop_box;  // where the frames come from in the picture
   cv::Mat picture;                   // the user's picture, BGR
-  media::PcmAudio output_audio;      // the user's audio at the track's rate (aac_track_rate), fitted to the duration
+  media::PcmAudio output_audio;      // the user's audio (any rate: the track's is aac_track_rate of it), fitted to the duration
   media::PcmAudio analysis_audio;    // the same at 16 kHz (align_mouth)
   GenerationParams params;           // resolved, duration set
   media::MediaLimits limits;
