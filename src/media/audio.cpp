@@ -185,7 +185,7 @@ struct AudioStream::Impl {
     if (int rc = av::open_input_as(context, path.string(), demuxer); rc < 0) {
       unreadable(av::error_text(rc));
     }
-    if (int rc = avformat_find_stream_info(context.get(), nullptr); rc < 0) unreadable(av::error_text(rc));
+    if (int rc = av::find_stream_info(context.get(), demuxer); rc < 0) unreadable(av::error_text(rc));
     stream_index = av_find_best_stream(context.get(), AVMEDIA_TYPE_AUDIO, -1, -1, nullptr, 0);
     if (stream_index < 0) unreadable("no audio stream");
     codec = av::open_decoder(context->streams[stream_index]);

@@ -550,7 +550,7 @@ AudioInfo probe_audio(const fs::path& path, const MediaLimits& limits, std::opti
   if (int rc = av::open_input_as(context, path.string(), sniff->demuxer); rc < 0) {
     broken_audio(format_label, av::error_text(rc));
   }
-  if (int rc = avformat_find_stream_info(context.get(), nullptr); rc < 0) {
+  if (int rc = av::find_stream_info(context.get(), sniff->demuxer); rc < 0) {
     broken_audio(format_label, av::error_text(rc));
   }
   int stream_index = av_find_best_stream(context.get(), AVMEDIA_TYPE_AUDIO, -1, -1, nullptr, 0);
