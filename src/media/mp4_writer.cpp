@@ -35,7 +35,7 @@
 #include <vector>
 
 #include "media/av_handles.h"
-#include "media/padded_bgr.h"
+#include "media/bgr_to_yuv.h"
 #include "util/error.h"
 
 extern "C" {
@@ -241,8 +241,6 @@ struct Mp4Writer::Impl {
   av::Codec audio_encoder;
   AVStream* video_stream = nullptr;  // owned by `format`
   AVStream* audio_stream = nullptr;  // owned by `format`
-  av::Scaler scaler;
-  PaddedBgr scratch;
   av::Frame picture;
   av::Frame sound;
   av::Packet packet;
@@ -362,12 +360,6 @@ struct Mp4Writer::Impl {
     picture->height = c->height;
     check(av_frame_get_buffer(picture.get(), 0), "allocating a video frame");
 
-    scaler.reset(sws_getContext(c->width, c->height, AV_PIX_FMT_BGR24, c->width, c->height,
-                                AV_PIX_FMT_YUV420P, SWS_BICUBIC, nullptr, nullptr, nullptr));
-    if (!scaler) throw Error(ErrorCode::internal, "Cannot create the BGR to YUV converter.");
-    // BT.709 matrix, limited range, matching the tags set above.
-    const int* coefficients = sws_getCoefficients(SWS_CS_ITU709);
-    sws_setColorspaceDetails(scaler.get(), coefficients, 1, coefficients, 0, 0, 1 << 16, 1 << 16);
   }
 
   void open_audio(const AVCodec* codec) {
@@ -451,17 +443,10 @@ struct Mp4Writer::Impl {
                                            " is one too many.");
     try {
       check(av_frame_make_writable(picture.get()), "preparing a video frame");
-      // swscale reads past the end of a row (see padded_bgr.h): a frame without that room
-      // is copied into a padded buffer first.
-      const cv::Mat* source = &bgr;
-      if (!PaddedBgr::has_room(bgr)) {
-        cv::Mat& padded = scratch.fit(bgr.rows, bgr.cols);
-        bgr.copyTo(padded);
-        source = &padded;
-      }
-      const uint8_t* src[1] = {source->data};
-      const int stride[1] = {static_cast<int>(source->step[0])};
-      sws_scale(scaler.get(), src, stride, 0, bgr.rows, picture->data, picture->linesize);
+      // BT.709 limited range, matching the tags set above (media/bgr_to_yuv.h).
+      bgr_to_yuv420(bgr.data, static_cast<std::ptrdiff_t>(bgr.step[0]), bgr.cols, bgr.rows,
+                    {picture->data[0], picture->data[1], picture->data[2], picture->linesize[0], picture->linesize[1],
+                     picture->linesize[2]});
       picture->pts = frames_written;
       encode(video.get(), video_stream, picture.get());
       ++frames_written;

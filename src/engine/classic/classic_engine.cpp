@@ -25,7 +25,6 @@
 #include "media/audio.h"
 #include "media/image.h"
 #include "media/mp4_writer.h"
-#include "media/padded_bgr.h"
 #include "util/error.h"
 #include "util/log.h"
 
@@ -47,11 +46,10 @@ constexpr int kFramesInFlight = 3;
 // buffers are made once, so no frame is allocated per frame. close() ends both sides.
 class FrameQueue {
  public:
-  // Padded as swscale needs them (media/padded_bgr.h), so the encoder converts them in place.
-  FrameQueue(int size, cv::Size frame_size) : storage_(static_cast<size_t>(size)), buffers_(static_cast<size_t>(size)) {
-    for (size_t i = 0; i < buffers_.size(); ++i) {
-      buffers_[i] = storage_[i].fit(frame_size.height, frame_size.width);
-      free_.push_back(&buffers_[i]);
+  FrameQueue(int size, cv::Size frame_size) : buffers_(static_cast<size_t>(size)) {
+    for (cv::Mat& buffer : buffers_) {
+      buffer.create(frame_size, CV_8UC3);
+      free_.push_back(&buffer);
     }
   }
 
@@ -88,8 +86,7 @@ class FrameQueue {
     changed_.notify_all();
   }
 
-  std::vector<media::PaddedBgr> storage_;
-  std::vector<cv::Mat> buffers_;  // views into storage_
+  std::vector<cv::Mat> buffers_;
   std::mutex mutex_;
   std::condition_variable changed_;
   std::deque<cv::Mat*> free_;    // guarded by mutex_
