@@ -4,9 +4,9 @@
 // the triangle's affine map (inverse mapping, so there are no holes), rounded to 1/32 pixel,
 // and is resampled bilinearly right there, in the same pass: no map tables are written and
 // read back (the weights are cv::remap's fixed-point INTER_LINEAR ones, BORDER_REPLICATE;
-// the row kernels, vector ones where the CPU has them, are warp_span.h). The frame's upper
-// and lower halves are warped at once on two threads (cv::parallel_for_), each row by one of
-// them, in the same triangle order, so the frame is the same as from one thread. Pixels
+// the row kernels, vector ones where the CPU has them, are warp_span.h). The frame is warped
+// and its mouth painted in bands of rows at once on all cores (cv::parallel_for_), each row
+// by one thread, in the same triangle order, so the frame is the same as from one thread. Pixels
 // outside the region are the still's own (full_frame: no seam). Where the lips part further than in the photo, the
 // mouth's interior is painted between them (mouth_interior.h: smooth lip curves, a shaded
 // cavity, teeth — the photo's own or drawn in its whites — and, wide open, lower teeth and

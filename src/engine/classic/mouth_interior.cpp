@@ -154,23 +154,31 @@ MouthInterior::MouthInterior(const cv::Mat& still, const face::Landmarks& rest, 
 }
 
 void MouthInterior::paint(const std::vector<cv::Point2f>& moved, cv::Mat& out) {
+  prepare(moved);
+  paint_rows(out, 0, out.rows);
+}
+
+void MouthInterior::prepare(const std::vector<cv::Point2f>& moved) {
+  frame_.active = false;
   const double d = interocular_;
   const double extra = (mean_inner_gap(moved) - rest_gap_) / d;
   // With the photo's teeth the interior at the photo's own opening is the photo itself, so
   // it can take over at once; drawn teeth fade in over the first 5 % of the eye distance.
   const double strength = smoothstep01(extra / (photo_teeth_ ? 0.01 : 0.05));
   if (strength <= 0.01) return;
+  frame_.active = true;
+  frame_.strength = strength;
 
-  const Axes axes = axes_of(moved[60], moved[64]);
+  const Axes axes = frame_.axes = axes_of(moved[60], moved[64]);
   lip_curves(axes, moved.data(), upper_, lower_);
   const float length = axes.length;
   const float centre_x = length / 2;
-  const float centre_low = lower_.at(centre_x);
-  const float centre_open = std::max(0.0f, centre_low - upper_.at(centre_x));
+  const float centre_low = frame_.centre_low = lower_.at(centre_x);
+  frame_.centre_open = std::max(0.0f, centre_low - upper_.at(centre_x));
   // Wide openings show the lower teeth and the tongue.
-  const double wide = smoothstep01((centre_open / length - kWideFrom) / (kWideFull - kWideFrom));
-  const double teeth_height = kTeethHeight * d;
-  const double scale_rest = rest_axes_.length / length;
+  frame_.wide = smoothstep01((frame_.centre_open / length - kWideFrom) / (kWideFull - kWideFrom));
+  frame_.teeth_height = kTeethHeight * d;
+  frame_.scale_rest = rest_axes_.length / length;
 
   // The pixels the opening may cover: its curves' extent in the picture, plus the feather.
   float top = 0, bottom = 0;
@@ -180,7 +188,15 @@ void MouthInterior::paint(const std::vector<cv::Point2f>& moved, cv::Mat& out) {
   }
   std::vector<cv::Point2f> corners = {axes.picture(-2, top - 2), axes.picture(length + 2, top - 2), axes.picture(-2, bottom + 2),
                                       axes.picture(length + 2, bottom + 2)};
-  const cv::Rect box = cv::boundingRect(corners) & region_ & cv::Rect(0, 0, out.cols, out.rows);
+  frame_.box = cv::boundingRect(corners) & region_;
+}
+
+void MouthInterior::paint_rows(cv::Mat& out, int row_begin, int row_end) const {
+  if (!frame_.active) return;
+  const Axes& axes = frame_.axes;
+  const float length = axes.length, centre_low = frame_.centre_low, centre_open = frame_.centre_open;
+  const double strength = frame_.strength, wide = frame_.wide, teeth_height = frame_.teeth_height, scale_rest = frame_.scale_rest;
+  const cv::Rect box = frame_.box & cv::Rect(0, 0, out.cols, out.rows) & cv::Rect(0, row_begin, out.cols, row_end - row_begin);
 
   const cv::Vec3d rim = lip_colour_ * 0.42, deep = lip_colour_ * 0.17;
   const cv::Vec3d tongue_colour = lip_colour_.mul(cv::Vec3d(0.72, 0.74, 0.9));

@@ -44,6 +44,10 @@ class MouthInterior {
   // Paints the opening for the moved landmarks (indices 0–67 of `moved`) into `out`.
   // Nothing is painted while the lips are no further apart than in the photo.
   void paint(const std::vector<cv::Point2f>& moved, cv::Mat& out);
+  // The same in two steps, so bands of rows can be painted at once on several threads:
+  // prepare() once per frame, then paint_rows() for rows [row_begin, row_end) of each band.
+  void prepare(const std::vector<cv::Point2f>& moved);
+  void paint_rows(cv::Mat& out, int row_begin, int row_end) const;
 
   bool uses_photo_teeth() const { return photo_teeth_; }
   const cv::Vec3d& lip_colour() const { return lip_colour_; }
@@ -74,6 +78,14 @@ class MouthInterior {
   Axes rest_axes_;
   Curve rest_upper_, rest_lower_;
   Curve upper_, lower_;  // this frame's, reused
+  struct Frame {  // this frame's opening, from prepare()
+    bool active = false;
+    double strength = 0;
+    Axes axes;
+    float centre_low = 0, centre_open = 0;
+    double wide = 0, teeth_height = 0, scale_rest = 1;
+    cv::Rect box;
+  } frame_;
 };
 
 }  // namespace sonic::engine::classic
