@@ -127,8 +127,7 @@ std::pair<double, double> encoder_alone(const fs::path& video, const fs::path& a
   const double cpu_start = cpu_seconds();
   const auto start = std::chrono::steady_clock::now();
   media::AudioStream sound(audio, media::kRecordingRate, {}, seconds);
-  const int track_rate = media::aac_track_rate(sound.sample_rate());
-  media::Mp4Writer writer(out, engine::finish::video_options(frames.front().size(), fps, seconds, track_rate), sound);
+  media::Mp4Writer writer(out, engine::finish::video_options(frames.front().size(), fps, seconds, sound.sample_rate()), sound);
   for (int i = 0; i < writer.frame_count(); ++i) writer.write_frame(frames[static_cast<size_t>(std::min<int>(i, static_cast<int>(frames.size()) - 1))]);
   writer.finish();
   return {seconds_since(start), cpu_seconds() - cpu_start};

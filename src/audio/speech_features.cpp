@@ -29,6 +29,46 @@ struct BandStats {
   double centroid() const { return energy > 0 ? weighted_hz / energy : 0.0; }
 };
 
+// Voicing: the normalised autocorrelation peak of the window `w` (n samples) over lags
+// [min_lag, max_lag], the plausible pitch periods; 0 for a silent window.
+double autocorrelation_peak(const float* w, int n, int min_lag, int max_lag) {
+  double r0 = 0;
+  for (int k = 0; k < n; ++k) r0 += static_cast<double>(w[k]) * w[k];
+  if (!(r0 > 1e-9)) return 0;  // (NaN too)
+  double best = 0;
+  const auto take = [&](int lag, double r) {
+    // Unbias for the shrinking overlap so long periods are not penalised.
+    r *= static_cast<double>(n) / (n - lag);
+    best = std::max(best, r / r0);
+  };
+  // Four lags at a time: each sum still adds its terms in order of k (the same result to the
+  // last bit), but four independent sums keep the FPU busy where one waits on its own
+  // previous addition.
+  int lag = min_lag;
+  for (; lag + 3 <= max_lag; lag += 4) {
+    std::array<double, 4> r{};
+    const int common = n - (lag + 3);  // below it, all four lags have a term
+    for (int k = 0; k < common; ++k) {
+      const double a = w[k];
+      r[0] += a * w[k + lag];
+      r[1] += a * w[k + lag + 1];
+      r[2] += a * w[k + lag + 2];
+      r[3] += a * w[k + lag + 3];
+    }
+    for (int j = 0; j < 4; ++j) {
+      for (int k = common; k + lag + j < n; ++k)
+        r[static_cast<size_t>(j)] += static_cast<double>(w[k]) * w[k + lag + j];
+      take(lag + j, r[static_cast<size_t>(j)]);
+    }
+  }
+  for (; lag <= max_lag; ++lag) {
+    double r = 0;
+    for (int k = 0; k + lag < n; ++k) r += static_cast<double>(w[k]) * w[k + lag];
+    take(lag, r);
+  }
+  return best;
+}
+
 }  // namespace
 
 std::vector<SpeechFrame> speech_features_per_frame(const std::vector<float>& samples,
@@ -86,42 +126,7 @@ std::vector<SpeechFrame> speech_features_per_frame(const std::vector<float>& sam
         w[n] = raw[static_cast<size_t>(n)] * hann[static_cast<size_t>(n)];
       }
 
-      // Voicing: normalised autocorrelation peak over plausible pitch periods.
-      double r0 = 0;
-      for (int n = 0; n < fft_size; ++n) r0 += static_cast<double>(w[n]) * w[n];
-      double best = 0;
-      if (r0 > 1e-9) {
-        const auto take = [&](int lag, double r) {
-          // Unbias for the shrinking overlap so long periods are not penalised.
-          r *= static_cast<double>(fft_size) / (fft_size - lag);
-          best = std::max(best, r / r0);
-        };
-        // Four lags at a time: each sum still adds its terms in order of n (the same result
-        // to the last bit), but four independent sums keep the FPU busy where one waits on
-        // its own previous addition.
-        int lag = min_lag;
-        for (; lag + 3 <= max_lag; lag += 4) {
-          std::array<double, 4> r{};
-          const int common = fft_size - (lag + 3);  // below it, all four lags have a term
-          for (int n = 0; n < common; ++n) {
-            const double a = w[n];
-            r[0] += a * w[n + lag];
-            r[1] += a * w[n + lag + 1];
-            r[2] += a * w[n + lag + 2];
-            r[3] += a * w[n + lag + 3];
-          }
-          for (int k = 0; k < 4; ++k) {
-            for (int n = common; n + lag + k < fft_size; ++n)
-              r[static_cast<size_t>(k)] += static_cast<double>(w[n]) * w[n + lag + k];
-            take(lag + k, r[static_cast<size_t>(k)]);
-          }
-        }
-        for (; lag <= max_lag; ++lag) {
-          double r = 0;
-          for (int n = 0; n + lag < fft_size; ++n) r += static_cast<double>(w[n]) * w[n + lag];
-          take(lag, r);
-        }
-      }
+      const double best = autocorrelation_peak(w, fft_size, min_lag, max_lag);
       f.voicing = std::clamp((best - 0.25) / 0.5, 0.0, 1.0);
 
       cv::dft(window, spectrum, cv::DFT_COMPLEX_OUTPUT);

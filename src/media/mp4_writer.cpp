@@ -109,18 +109,6 @@ void validate(const Mp4Options& o) {
                "audio_bitrate");
 }
 
-}  // namespace
-
-int aac_track_rate(int source_rate) {
-  constexpr std::array kKept = {16000, 22050, 24000, 32000, 44100, 48000};
-  if (std::find(kKept.begin(), kKept.end(), source_rate) != kKept.end()) return source_rate;
-  return source_rate > 0 && source_rate < kKept.front() ? kKept.front() : 48000;
-}
-
-int aac_track_bitrate(int rate) { return std::min(128000, 4 * rate); }
-
-namespace {
-
 // `.<name>.<random>.part.mp4` next to the destination: hidden, recognisably ours, and with an
 // .mp4 extension for anyone who inspects it.
 fs::path temporary_name(const fs::path& output) {
@@ -224,6 +212,14 @@ class AudioFeed {
 };
 
 }  // namespace
+
+int aac_track_rate(int source_rate) {
+  constexpr std::array kKept = {16000, 22050, 24000, 32000, 44100, 48000};
+  if (std::find(kKept.begin(), kKept.end(), source_rate) != kKept.end()) return source_rate;
+  return source_rate > 0 && source_rate < kKept.front() ? kKept.front() : 48000;
+}
+
+int aac_track_bitrate(int rate) { return std::min(128000, 4 * rate); }
 
 struct Mp4Writer::Impl {
   Mp4Options options;

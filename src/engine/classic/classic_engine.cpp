@@ -162,7 +162,6 @@ EngineResult ClassicEngine::generate(const JobInput& job, const ProgressCallback
     throw;
   }
   const cv::Mat picture = decoded_picture.get();
-  const int track_rate = media::aac_track_rate(output_audio->sample_rate());
   const double duration = params.duration_s.value_or(analysis_audio.duration_s());
   if (duration <= 0)
     throw Error(ErrorCode::unreadable_media, "The audio holds no sound samples. Upload a recording with speech in it.", "audio");
@@ -194,7 +193,7 @@ EngineResult ClassicEngine::generate(const JobInput& job, const ProgressCallback
   // render (+ encode on its own thread, timed separately)
   stage_start = Clock::now();
   // The same encoder settings as every engine's finished video (engine/finish).
-  media::Mp4Options options = finish::video_options(framing.output_size, fps, duration, track_rate);
+  media::Mp4Options options = finish::video_options(framing.output_size, fps, duration, output_audio->sample_rate());
   // Declared before the encoder thread so it outlives it; destroyed without finish() (error,
   // cancellation) it removes the partial file.
   media::Mp4Writer writer(job.output, options, *output_audio);

@@ -33,7 +33,7 @@ cv::Size even(cv::Size s) { return {std::max(2, s.width & ~1), std::max(2, s.hei
 
 }  // namespace
 
-media::Mp4Options video_options(cv::Size size, int fps, double duration_s, int audio_rate) {
+media::Mp4Options video_options(cv::Size size, int fps, double duration_s, int recording_rate) {
   media::Mp4Options options;
   options.width = size.width;
   options.height = size.height;
@@ -41,8 +41,8 @@ media::Mp4Options video_options(cv::Size size, int fps, double duration_s, int a
   options.duration_s = duration_s;
   options.preset = kX264Preset;
   options.x264_params = kX264Params;
-  options.audio_sample_rate = audio_rate;
-  options.audio_bitrate = media::aac_track_bitrate(audio_rate);
+  options.audio_sample_rate = media::aac_track_rate(recording_rate);
+  options.audio_bitrate = media::aac_track_bitrate(options.audio_sample_rate);
   return options;
 }
 
@@ -92,7 +92,7 @@ FinishReport finish_video(const FinishJob& job, const std::function<void(const s
   const Placement placement =
       plan_placement(job.picture.size(), job.crop_box, source.size(), job.params, job.limits, report.ignored);
   const FrameCompositor compositor(job.picture, placement);
-  media::Mp4Options options = video_options(placement.output_size, fps, duration, media::aac_track_rate(job.output_audio.sample_rate));
+  media::Mp4Options options = video_options(placement.output_size, fps, duration, job.output_audio.sample_rate);
   const int frames = static_cast<int>(std::lround(duration * fps));
   ResampledFrames resampled(source, fps, frames);
 

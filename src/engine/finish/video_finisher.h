@@ -18,9 +18,9 @@
 namespace sonic::engine::finish {
 
 // H.264/AAC settings for a video of `size` at `fps` lasting `duration_s` (exactly
-// round(duration × fps) frames), its track at `audio_rate` (media::aac_track_rate of the
-// user's recording).
-media::Mp4Options video_options(cv::Size size, int fps, double duration_s, int audio_rate);
+// round(duration × fps) frames), its sound from a recording at `recording_rate` (the track
+// keeps that rate where AAC stores it well: media::aac_track_rate).
+media::Mp4Options video_options(cv::Size size, int fps, double duration_s, int recording_rate);
 
 struct FinishJob {
   std::filesystem::path frames_path;
@@ -28,7 +28,7 @@ struct FinishJob {
   std::optional<double> frames_fps;
   std::optional<cv::Rect> crop_box;  // where the frames come from in the picture
   cv::Mat picture;                   // the user's picture, BGR
-  media::PcmAudio output_audio;      // the user's audio (any rate: the track's is aac_track_rate of it), fitted to the duration
+  media::PcmAudio output_audio;      // the user's audio at its own rate, fitted to the duration
   media::PcmAudio analysis_audio;    // the same at 16 kHz (align_mouth)
   GenerationParams params;           // resolved, duration set
   media::MediaLimits limits;
